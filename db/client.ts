@@ -1,0 +1,57 @@
+/**
+ * Opens the embedded SQLite database: pragmas, then the generated migrations.
+ * The pragmas and what they cost are explained in docs/storage.md.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+import { MIGRATIONS_DIR } from '../src/paths.js';
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
+export interface OpenDbOptions {
+  /** SQLite file, or ':memory:'. The folder is created if missing. */
+  path: string;
+}
+
+export function openDb({ path }: OpenDbOptions): Db {
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  // WAL: readers never block the writer and several gateway processes can
+  // share one file. synchronous=NORMAL: a commit survives a process crash
+  // (the WAL is written before the commit returns); only an OS crash or power
+  // loss can lose the last commits, see docs/storage.md.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  // Another process holding the write lock makes us wait, not fail.
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite, { schema }) as Db;
+  migrateWithRetry(db);
+  return db;
+}
+
+/**
+ * drizzle's migrator reads the applied migrations before it takes the write
+ * lock, so two processes starting on one new file can both try to apply the
+ * first migration. The loser sees "already exists"; by then the winner has
+ * committed, and running again applies nothing.
+ */
+function migrateWithRetry(db: Db): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/already exists|SQLITE_BUSY|database is locked/i.test(String(err))) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
+    }
+  }
+}
+
+export function closeDb(db: Db): void {
+  if (db.$client.open) db.$client.close();
+}

@@ -1,0 +1,20 @@
+/** Time, injectable so tests can move it (trial expiry, provisioning deadlines). */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  constructor(private t: number = Date.parse('2026-01-01T00:00:00Z')) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  set(t: number): void {
+    this.t = t;
+  }
+}

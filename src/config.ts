@@ -1,0 +1,126 @@
+/**
+ * Configuration: environment variables parsed and validated once, at start.
+ * Nothing else in the codebase reads process.env. A bad value stops the
+ * process with a message naming the variable (see main.ts).
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const intString = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const flag = z
+  .enum(['0', '1', 'true', 'false'], { message: 'must be 0 or 1' })
+  .transform((v) => v === '1' || v === 'true');
+
+const secret = (minLength: number) =>
+  z.string().min(minLength, `must be at least ${minLength} characters`);
+
+const publicUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL with no query string, e.g. https://gw.example.com')
+  // One canonical form with no trailing slash, so "URL + path" is exactly what
+  // the carrier signed (a trailing-slash mismatch is a classic signature bug).
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const schema = z.object({
+  PORT: intString(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  SWITCHBOARD_DB: z.string().min(1).default('data/switchboard.db'),
+  SWITCHBOARD_ADMIN_TOKEN: secret(16).optional(),
+  SWITCHBOARD_PUBLIC_URL: publicUrl.optional(),
+  SWITCHBOARD_SECRET: secret(32).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  SWITCHBOARD_WEBHOOK_SECRET: secret(16).optional(),
+  SWITCHBOARD_INSECURE_WEBHOOKS: flag.default(false),
+  SIM_PROVISION_MS: intString(0, 3_600_000).default(1500),
+  SIM_FAILURE_RATE: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+    .transform(Number)
+    .default(0),
+  SWITCHBOARD_PROVISION_TIMEOUT_MS: intString(1000, 3_600_000).default(60_000),
+  SWITCHBOARD_SWEEP_MS: intString(50, 3_600_000).default(1000),
+  SWITCHBOARD_DRAIN_MS: intString(0, 3_600_000).default(30_000),
+  SWITCHBOARD_ROUTING_CACHE_SIZE: intString(1, 10_000_000).default(100_000),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dbPath: string;
+  readonly adminToken: string | undefined;
+  /** Undefined until the port is known: see resolvePublicUrl. */
+  readonly publicUrl: string | undefined;
+  readonly secret: string | undefined;
+  readonly twilioAuthToken: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly insecureWebhooks: boolean;
+  readonly simProvisionMs: number;
+  readonly simFailureRate: number;
+  readonly provisionTimeoutMs: number;
+  readonly sweepMs: number;
+  readonly drainMs: number;
+  readonly routingCacheSize: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        return `${name}=${JSON.stringify(input[name] ?? '')}: ${i.message}`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    port: c.PORT,
+    host: c.HOST,
+    dbPath: c.SWITCHBOARD_DB,
+    adminToken: c.SWITCHBOARD_ADMIN_TOKEN,
+    publicUrl: c.SWITCHBOARD_PUBLIC_URL,
+    secret: c.SWITCHBOARD_SECRET,
+    twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    webhookSecret: c.SWITCHBOARD_WEBHOOK_SECRET,
+    insecureWebhooks: c.SWITCHBOARD_INSECURE_WEBHOOKS,
+    simProvisionMs: c.SIM_PROVISION_MS,
+    simFailureRate: c.SIM_FAILURE_RATE,
+    provisionTimeoutMs: c.SWITCHBOARD_PROVISION_TIMEOUT_MS,
+    sweepMs: c.SWITCHBOARD_SWEEP_MS,
+    drainMs: c.SWITCHBOARD_DRAIN_MS,
+    routingCacheSize: c.SWITCHBOARD_ROUTING_CACHE_SIZE,
+    logLevel: c.LOG_LEVEL,
+  });
+}

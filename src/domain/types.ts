@@ -1,0 +1,84 @@
+/** Shapes shared by the domain, the stores and the transports. */
+import type { PlanName } from './plans.js';
+
+export type NumberStatus = 'purchasing' | 'active' | 'suspended' | 'error' | 'released';
+export type NumberType = 'local' | 'toll-free';
+
+export interface Team {
+  id: string;
+  slug: string;
+  name: string;
+  plan: PlanName;
+  createdAt: number;
+}
+
+export interface Assistant {
+  id: string;
+  teamId: string;
+  name: string;
+  mediaUrl: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PhoneNumber {
+  id: string;
+  e164: string;
+  teamId: string;
+  countryCode: string;
+  numberType: NumberType;
+  areaCode: string;
+  city: string | null;
+  region: string | null;
+  monthlyCost: number;
+  currency: string;
+  status: NumberStatus;
+  assistantId: string | null;
+  trial: boolean;
+  expiresAt: number | null;
+  orderId: string | null;
+  failureReason: string | null;
+  lastUsedAt: number | null;
+  createdAt: number;
+  activatedAt: number | null;
+  releasedAt: number | null;
+  updatedAt: number;
+}
+
+/** A number as the carrier offers it (search results, purchase quotes). */
+export interface AvailableNumber {
+  e164: string;
+  countryCode: string;
+  numberType: NumberType;
+  areaCode: string;
+  city: string | null;
+  region: string | null;
+  monthlyCost: number;
+  currency: string;
+}
+
+export type CallStatus = 'routed' | 'rejected' | 'in-progress' | 'completed' | 'failed';
+
+export interface Call {
+  id: string;
+  teamId: string | null;
+  direction: 'inbound' | 'outbound';
+  carrier: 'twilio' | 'generic';
+  carrierCallId: string | null;
+  from: string;
+  to: string;
+  phoneNumberId: string | null;
+  assistantId: string | null;
+  mediaUrl: string | null;
+  status: CallStatus;
+  reason: string | null;
+  carrierStatus: string | null;
+  carrierSeq: number | null;
+  createdAt: number;
+  answeredAt: number | null;
+  endedAt: number | null;
+  durationSec: number | null;
+}
+
+/** Who is making an API request. */
+export type Principal = { kind: 'admin' } | { kind: 'team'; teamId: string };

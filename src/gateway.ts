@@ -1,0 +1,149 @@
+/**
+ * Puts the gateway together: database, carrier provider, services, HTTP.
+ * main.ts uses it with the real environment; tests use it with a temporary
+ * database file and port 0. It never touches process (signals, env, exit).
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { closeDb, openDb, type Db } from '../db/client.js';
+import type { NumberProvider } from './carriers/provider.js';
+import { loadInventoryIfEmpty } from './carriers/sim/inventory-loader.js';
+import { SimProvider } from './carriers/sim/sim-provider.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createExpressApp } from './http/express-app.js';
+import { Lifecycle } from './lifecycle.js';
+import { createLogger } from './log.js';
+import { INVENTORY_DIR } from './paths.js';
+import { createServices, type Services } from './services/index.js';
+
+export interface GatewayOptions {
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  /** Defaults to the simulated carrier. */
+  provider?: NumberProvider;
+  /** Randomness for the simulated carrier's failures (tests). */
+  random?: () => number;
+  /** Folder of inventory CSVs for the simulated carrier. */
+  inventoryDir?: string;
+}
+
+export interface Gateway {
+  readonly config: Config;
+  readonly db: Db;
+  readonly services: Services;
+  readonly lifecycle: Lifecycle;
+  readonly server: http.Server;
+  readonly log: Logger;
+  /** The admin token generated on this start, if one was (printed once by main). */
+  readonly generatedAdminToken: string | null;
+  /** The public base URL (configured, or http://localhost:PORT once listening). */
+  publicUrl(): string;
+  /** Resumes provisioning, settles leftover purchases, starts the sweeper. */
+  start(): Promise<void>;
+  listen(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+export function createGateway(o: GatewayOptions): Gateway {
+  const config = o.config;
+  const clock = o.clock ?? systemClock;
+  const log = o.log ?? createLogger(config.logLevel);
+  const db = openDb({ path: config.dbPath });
+
+  const provider =
+    o.provider ??
+    (() => {
+      const inserted = loadInventoryIfEmpty(db, o.inventoryDir ?? INVENTORY_DIR);
+      if (inserted) log.info({ numbers: inserted }, 'loaded the simulated carrier inventory');
+      return new SimProvider(db, {
+        provisionMs: config.simProvisionMs,
+        failureRate: config.simFailureRate,
+        clock,
+        ...(o.random ? { random: o.random } : {}),
+      });
+    })();
+
+  const services = createServices({
+    db,
+    provider,
+    clock,
+    log,
+    routingCacheSize: config.routingCacheSize,
+    provisionTimeoutMs: config.provisionTimeoutMs,
+  });
+  const generatedAdminToken = services.auth.bootstrapAdmin(config.adminToken);
+  // The server secret keys the per-call media tokens. Stored once so every
+  // process on this database (and every restart) signs the same way.
+  const serverSecret = config.secret ?? services.stores.meta.setIfAbsent('server_secret', randomBytes(32).toString('base64url'));
+  void serverSecret;
+
+  const lifecycle = new Lifecycle();
+  const ping = db.$client.prepare('SELECT 1').pluck();
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1 });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+
+  let sweepTimer: NodeJS.Timeout | null = null;
+  let sweeping = false;
+  let boundPort = config.port;
+
+  const sweep = async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      await services.numbers.sweep();
+      services.routing.pruneChanges(60 * 60_000);
+      services.stores.idempotency.prune(clock.now() - 24 * 60 * 60_000);
+    } catch (err) {
+      log.error({ err }, 'sweep failed');
+    } finally {
+      sweeping = false;
+    }
+  };
+
+  return {
+    config,
+    db,
+    services,
+    lifecycle,
+    server,
+    log,
+    generatedAdminToken,
+    publicUrl: () => config.publicUrl ?? `http://localhost:${boundPort}`,
+    async start() {
+      await provider.start();
+      const r = await services.numbers.recover();
+      if (r.resumed || r.settled) log.info(r, 'purchases left from the last run');
+      await sweep(); // catches up on trial expiries missed while down
+      sweepTimer = setInterval(() => void sweep(), config.sweepMs);
+      sweepTimer.unref();
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const addr = server.address() as AddressInfo;
+          boundPort = addr.port;
+          resolve(addr);
+        });
+      });
+    },
+    async close() {
+      lifecycle.stop();
+      if (sweepTimer) clearInterval(sweepTimer);
+      provider.stop();
+      if (server.listening) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      closeDb(db);
+    },
+  };
+}

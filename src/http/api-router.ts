@@ -1,0 +1,198 @@
+/**
+ * The /api routes: translate HTTP to service calls and results to JSON.
+ * No rules live here; they are in the services.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { COUNTRIES, isSupportedCountry } from '../domain/phone.js';
+import { PLAN_NAMES } from '../domain/plans.js';
+import type { NumberType, Principal } from '../domain/types.js';
+import type { Services } from '../services/index.js';
+import { assistantJson, auditEventJson, phoneNumberJson, teamJson, availableNumberJson } from '../views.js';
+import { body, id, mediaUrl, parse } from './validate.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+const principal = (res: Response): Principal => res.locals.principal as Principal;
+
+const teamCreate = z.strictObject({
+  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long'),
+  slug: z
+    .string({ message: 'must be a string' })
+    .max(63, 'is too long')
+    .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be lowercase letters, digits and single dashes, e.g. "acme-inc"'),
+  plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }).default('free'),
+});
+const teamPatch = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
+
+const assistantCreate = z.strictObject({
+  teamId: id.optional(),
+  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long'),
+  mediaUrl,
+});
+const assistantPatch = z
+  .strictObject({
+    name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long').optional(),
+    mediaUrl: mediaUrl.optional(),
+  })
+  .refine((v) => v.name !== undefined || v.mediaUrl !== undefined, 'give name or mediaUrl');
+const assignBody = z.strictObject({
+  accountSlug: z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(63, 'is too long'),
+  phoneNumberIds: z.array(id, { message: 'must be an array of phone-number ids' }).max(1000, 'lists too many numbers'),
+});
+
+const NUMBER_TYPES: Record<string, NumberType> = { local: 'local', 'toll-free': 'toll-free', tollFree: 'toll-free', toll_free: 'toll-free' };
+const digits = (what: string) => z.string({ message: 'must be a string of digits' }).regex(/^\d{1,6}$/, `must be ${what} digits, e.g. "415"`);
+const searchBody = z.strictObject({
+  filters: z.strictObject(
+    {
+      countryCode: z.string({ message: `is required: one of ${COUNTRIES.join(', ')}` }),
+      numberType: z
+        .string({ message: 'must be a string' })
+        .refine((v) => v in NUMBER_TYPES, 'must be "local" or "toll-free"')
+        .optional(),
+      areaCode: digits('area-code').optional(),
+      state: z.string({ message: 'must be a string' }).max(100, 'is too long').optional(),
+      city: z.string({ message: 'must be a string' }).max(100, 'is too long').optional(),
+      prefix: digits('toll-free prefix').optional(),
+      limit: z.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').optional(),
+    },
+    { message: 'is required and must be an object' },
+  ),
+});
+const purchaseBody = z.strictObject({
+  phoneNumber: z.string({ message: 'is required and must be a string' }).min(1, 'must not be empty').max(64, 'is too long'),
+  teamId: id.optional(),
+});
+const numberPatch = z.strictObject({ status: z.enum(['active', 'suspended'], { message: 'must be "active" or "suspended"' }) });
+const numberQuery = z.object({
+  teamId: id.optional(),
+  status: z.enum(['purchasing', 'active', 'suspended', 'error', 'released'], { message: 'must be a number status' }).optional(),
+  assistantId: id.optional(),
+});
+const auditQuery = z.object({
+  teamId: id.optional(),
+  limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+/** A team token may leave teamId out (it means its own team); the admin must name one. */
+function teamIdFor(p: Principal, teamId: string | undefined): string {
+  if (teamId !== undefined) return teamId;
+  if (p.kind === 'team') return p.teamId;
+  throw new AppError('INVALID_REQUEST', 'teamId: is required with the admin token.');
+}
+
+const idempotencyKey = (req: Request): string | undefined => {
+  const k = req.get('idempotency-key');
+  if (k === undefined) return undefined;
+  if (k.length === 0 || k.length > 255) throw new AppError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 characters.');
+  return k;
+};
+
+export function apiRouter(s: Services): Router {
+  const r = Router();
+
+  // ------------------------------------------------------------------ teams
+  r.post('/teams', (req, res) => {
+    const input = parse(teamCreate, body(req.body));
+    const { team, token } = s.teams.create(principal(res), input);
+    res.status(201).json({ team: teamJson(team), token });
+  });
+  r.get('/teams', (_req, res) => {
+    res.json({ teams: s.teams.list(principal(res)).map((t) => teamJson(s.teams.view(t))) });
+  });
+  r.get('/teams/:teamId', (req, res) => {
+    res.json({ team: teamJson(s.teams.view(s.teams.get(principal(res), req.params.teamId))) });
+  });
+  r.patch('/teams/:teamId', (req, res) => {
+    const { plan } = parse(teamPatch, body(req.body));
+    res.json({ team: teamJson(s.teams.view(s.teams.setPlan(principal(res), req.params.teamId, plan))) });
+  });
+  r.post('/teams/:teamId/tokens', (req, res) => {
+    res.status(201).json({ token: s.teams.issueToken(principal(res), req.params.teamId) });
+  });
+
+  // ------------------------------------------------------------- assistants
+  r.post('/assistants', (req, res) => {
+    const p = principal(res);
+    const input = parse(assistantCreate, body(req.body));
+    const a = s.assistants.create(p, { ...input, teamId: teamIdFor(p, input.teamId) });
+    res.status(201).json({ assistant: assistantJson(s.assistants.view(a)) });
+  });
+  r.get('/assistants', (req, res) => {
+    const { teamId } = parse(z.object({ teamId: id.optional() }), req.query, 'query');
+    res.json({ assistants: s.assistants.list(principal(res), teamId).map((a) => assistantJson(s.assistants.view(a))) });
+  });
+  r.get('/assistants/:assistantId', (req, res) => {
+    res.json({ assistant: assistantJson(s.assistants.view(s.assistants.get(principal(res), req.params.assistantId))) });
+  });
+  r.patch('/assistants/:assistantId', (req, res) => {
+    const patch = parse(assistantPatch, body(req.body));
+    const a = s.assistants.update(principal(res), req.params.assistantId, patch);
+    res.json({ assistant: assistantJson(s.assistants.view(a)) });
+  });
+  r.delete('/assistants/:assistantId', (req, res) => {
+    s.assistants.delete(principal(res), req.params.assistantId);
+    res.status(204).end();
+  });
+  r.patch('/assistants/:assistantId/telephony/phone-numbers', (req, res) => {
+    const p = principal(res);
+    const input = parse(assignBody, body(req.body));
+    s.numbers.assign(p, req.params.assistantId, input.accountSlug, input.phoneNumberIds);
+    res.json({ assistant: assistantJson(s.assistants.view(s.assistants.get(p, req.params.assistantId))) });
+  });
+
+  // ---------------------------------------------------------- phone numbers
+  r.post('/phone-numbers/search', async (req, res) => {
+    const { filters: f } = parse(searchBody, body(req.body));
+    if (!isSupportedCountry(f.countryCode)) {
+      throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: "${f.countryCode}" is not supported; use one of ${COUNTRIES.join(', ')}.`);
+    }
+    const numberType = NUMBER_TYPES[f.numberType ?? 'local']!;
+    const numbers = await s.numbers.search({
+      countryCode: f.countryCode,
+      numberType,
+      areaCode: f.areaCode,
+      region: f.state,
+      city: f.city,
+      prefix: f.prefix,
+      limit: Math.min(f.limit ?? 20, 20),
+    });
+    res.json({ numbers: numbers.map(availableNumberJson) });
+  });
+  r.post('/phone-numbers/purchase', async (req, res) => {
+    const p = principal(res);
+    const input = parse(purchaseBody, body(req.body));
+    const result = await s.numbers.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId) }, idempotencyKey(req));
+    if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    res.status(result.status).json(result.body);
+  });
+  const listNumbers = (req: Request, res: Response) => {
+    const q = parse(numberQuery, req.query, 'query');
+    res.json({ phoneNumbers: s.numbers.list(principal(res), q).map(phoneNumberJson) });
+  };
+  r.get('/phone-numbers/purchase', listNumbers);
+  r.get('/phone-numbers', listNumbers);
+  r.get('/phone-numbers/:id', (req, res) => {
+    res.json({ phoneNumber: phoneNumberJson(s.numbers.get(principal(res), req.params.id)) });
+  });
+  r.patch('/phone-numbers/:id', (req, res) => {
+    const { status } = parse(numberPatch, body(req.body));
+    res.json({ phoneNumber: phoneNumberJson(s.numbers.setStatus(principal(res), req.params.id, status)) });
+  });
+  r.delete('/phone-numbers/:id', async (req, res) => {
+    res.json({ phoneNumber: phoneNumberJson(await s.numbers.release(principal(res), req.params.id)) });
+  });
+
+  // ------------------------------------------------------------------ audit
+  r.get('/audit-events', (req, res) => {
+    const p = principal(res);
+    const q = parse(auditQuery, req.query, 'query');
+    const events = s.audit.list(p, { teamId: q.teamId, before: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit });
+    const last = events.length === q.limit ? events[events.length - 1] : undefined;
+    res.json({ events: events.map(auditEventJson), nextCursor: last ? encodeCursor(last) : null });
+  });
+
+  return r;
+}

@@ -1,0 +1,131 @@
+/**
+ * The express application for /api, /healthz and /readyz. Carrier webhooks do
+ * not pass through here (see app.ts): they are the hot path.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Services } from '../services/index.js';
+import { apiRouter } from './api-router.js';
+
+export const BODY_LIMIT = 64 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Cache-Control': 'no-store',
+};
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+export interface ExpressDeps {
+  services: Services;
+  lifecycle: Lifecycle;
+  log: Logger;
+  /** Answers whether the database is reachable (readiness). */
+  dbPing: () => boolean;
+}
+
+export function createExpressApp(d: ExpressDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  // One log line per request, with a request id the client can quote.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.get('x-request-id');
+    const reqId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.reqId = reqId;
+    res.setHeader('X-Request-Id', reqId);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const started = process.hrtime.bigint();
+    const path = req.path; // before routers rewrite it relative to their mount point
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      d.log.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 100) / 100, team: res.locals.principal?.teamId }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const db = safe(d.dbPing);
+    const ready = db && d.lifecycle.accepting;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', database: db ? 'ok' : 'down', lifecycle: d.lifecycle.state });
+  });
+
+  // Bodies: JSON only, 64 KiB at most. Anything else with a body is 415.
+  app.use('/api', (req, _res, next) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody && !req.is('application/json')) {
+      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${JSON.stringify(req.get('content-type') ?? 'none')}).`));
+    }
+    next();
+  });
+  app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
+
+  app.use('/api', (req, res, next) => {
+    const header = req.get('authorization');
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m) return next(new AppError('UNAUTHENTICATED', 'Send Authorization: Bearer <token>.'));
+    const p = d.services.auth.authenticate(m[1]!);
+    if (!p) return next(new AppError('UNAUTHENTICATED', 'The bearer token is not valid.'));
+    res.locals.principal = p;
+    next();
+  });
+  app.use('/api', apiRouter(d.services));
+
+  app.use((req, _res, next) => next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)));
+  app.use(errorHandler(d.log));
+  return app;
+}
+
+function safe(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return false;
+  }
+}
+
+/** The one error handler: every error leaves in the catalogue's shape. */
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toAppError(err);
+    if (e.status >= 500) log.error({ err, reqId: res.locals.reqId, path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    if (e.headers) res.set(e.headers);
+    res.status(e.status).json(e.toBody());
+  };
+}
+
+/** Maps errors from express's body parser and friends onto the catalogue. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
+  switch (e?.type) {
+    case 'entity.parse.failed':
+      return new AppError('INVALID_JSON', `The body is not valid JSON: ${e.message ?? 'parse error'}.`);
+    case 'entity.too.large':
+      return new AppError('PAYLOAD_TOO_LARGE', `The body is larger than ${BODY_LIMIT / 1024} KiB.`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', e.message ?? 'Unsupported body encoding.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new AppError('INVALID_REQUEST', e.message ?? 'The body could not be read.');
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError('INVALID_REQUEST', e.message ?? 'Bad request.');
+  }
+  return new AppError('INTERNAL', 'Internal error; it has been logged.');
+}

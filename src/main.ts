@@ -1,0 +1,61 @@
+/**
+ * The process: read the environment, start the gateway, handle signals.
+ * The only file that touches process.
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { createGateway } from './gateway.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchboard: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const gw = createGateway({ config });
+  const { log } = gw;
+  if (gw.generatedAdminToken) {
+    // api.md: "generated on first start, stored, and printed once in the log".
+    log.warn(
+      { adminToken: gw.generatedAdminToken },
+      'Generated the admin token. It is shown only this once and stored hashed; set SWITCHBOARD_ADMIN_TOKEN to choose your own.',
+    );
+  }
+  if (config.insecureWebhooks) log.warn('SWITCHBOARD_INSECURE_WEBHOOKS=1: carrier webhooks are accepted WITHOUT signature checks. Local experiments only.');
+  await gw.start();
+  const addr = await gw.listen();
+  log.info({ host: addr.address, port: addr.port, publicUrl: gw.publicUrl(), db: config.dbPath }, 'switchboard listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      log.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    gw.close().then(
+      () => {
+        log.info('stopped');
+        log.flush(() => process.exit(0));
+      },
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`switchboard: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,126 @@
+/**
+ * Test harness: a real gateway on a real SQLite file (real migrations) in a
+ * temporary folder. Tests drive it through supertest (no port) or, with
+ * listen(), over real sockets on port 0.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import request from 'supertest';
+import { ManualClock, type Clock } from '../../src/clock.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
+
+export const ADMIN_TOKEN = 'sb_admin_test_0123456789abcdef';
+
+export interface TestGateway {
+  gw: Gateway;
+  dbPath: string;
+  dir: string;
+  clock: Clock;
+  /** Every log line written, parsed. */
+  logs: Array<Record<string, unknown>>;
+  api: ReturnType<typeof request>;
+  admin: { Authorization: string };
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'switchboard-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface StartOptions extends Partial<Omit<GatewayOptions, 'config'>> {
+  env?: Record<string, string>;
+  /** Reuse a database file (restart tests). */
+  dbPath?: string;
+  /** Do not call start() (tests that drive recovery by hand). */
+  noStart?: boolean;
+  /** Keep the folder when closing (restart tests remove it themselves). */
+  keepDir?: boolean;
+}
+
+export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
+  const dir = o.dbPath ? join(o.dbPath, '..') : tempDir();
+  const dbPath = o.dbPath ?? join(dir, 'switchboard.db');
+  const config: Config = loadConfig({
+    SWITCHBOARD_DB: dbPath,
+    SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN,
+    SWITCHBOARD_SECRET: 'test-secret-0123456789abcdef0123456789',
+    SIM_PROVISION_MS: '0',
+    SWITCHBOARD_SWEEP_MS: '3600000',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...o.env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const clock = o.clock ?? new ManualClock(Date.now());
+  const { env: _env, dbPath: _db, noStart, keepDir, ...rest } = o;
+  const gw = createGateway({ config, clock, log: pino({ level: 'info' }, sink), ...rest });
+  if (!noStart) await gw.start();
+  return {
+    gw,
+    dbPath,
+    dir,
+    clock,
+    logs,
+    api: request(gw.server),
+    admin: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    async close() {
+      await gw.close();
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** Creates a team through the API; returns its id, slug and token headers. */
+export async function createTeam(t: TestGateway, slug: string, plan = 'starter') {
+  const res = await t.api.post('/api/teams').set(t.admin).send({ name: slug, slug, plan }).expect(201);
+  return { id: res.body.team.id as string, slug, token: res.body.token as string, auth: bearer(res.body.token) };
+}
+
+/** Searches and returns the first n available numbers for a country. */
+export async function availableNumbers(t: TestGateway, countryCode = 'US', n = 1, filters: Record<string, unknown> = {}): Promise<string[]> {
+  const res = await t.api
+    .post('/api/phone-numbers/search')
+    .set(t.admin)
+    .send({ filters: { countryCode, limit: 20, ...filters } })
+    .expect(200);
+  const nums = (res.body.numbers as Array<{ phoneNumber: string }>).map((x) => x.phoneNumber);
+  if (nums.length < n) throw new Error(`only ${nums.length} numbers available`);
+  return nums.slice(0, n);
+}
+
+/** Waits until fn returns a truthy value or the time runs out. */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 10): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Buys a number and waits until it is active. */
+export async function buyActive(t: TestGateway, team: { id: string; auth: Record<string, string> }, e164: string) {
+  const res = await t.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id }).expect(201);
+  const id = res.body.phoneNumber.id as string;
+  await eventually(async () => (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth)).body.phoneNumber?.status === 'active');
+  return id;
+}
