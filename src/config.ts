@@ -61,6 +61,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
+const SECRET_VARS = new Set(['SWITCHBOARD_ADMIN_TOKEN', 'SWITCHBOARD_SECRET', 'TWILIO_AUTH_TOKEN', 'SWITCHBOARD_WEBHOOK_SECRET']);
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -100,7 +102,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const name = String(i.path[0]);
-        return `${name}=${JSON.stringify(input[name] ?? '')}: ${i.message}`;
+        // Secrets are never printed, not even a rejected one (it may be a real
+        // token that is merely too short); the length is enough to act on.
+        const shown = SECRET_VARS.has(name) ? `<hidden, ${input[name]?.length ?? 0} characters>` : JSON.stringify(input[name] ?? '');
+        return `${name}=${shown}: ${i.message}`;
       }),
     );
   }

@@ -8,15 +8,21 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { closeDb, openDb, type Db } from '../db/client.js';
+import { GenericAdapter } from './carriers/generic/adapter.js';
 import type { NumberProvider } from './carriers/provider.js';
 import { loadInventoryIfEmpty } from './carriers/sim/inventory-loader.js';
 import { SimProvider } from './carriers/sim/sim-provider.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { TwilioAdapter } from './carriers/twilio/adapter.js';
+import { createCarrierHandler } from './http/carrier-handler.js';
 import { createExpressApp } from './http/express-app.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
 import { INVENTORY_DIR } from './paths.js';
+import { CallRecorder } from './routing/call-recorder.js';
+import { CallTokens } from './routing/call-token.js';
+import { InboundRouter } from './routing/inbound.js';
 import { createServices, type Services } from './services/index.js';
 
 export interface GatewayOptions {
@@ -38,6 +44,9 @@ export interface Gateway {
   readonly lifecycle: Lifecycle;
   readonly server: http.Server;
   readonly log: Logger;
+  readonly tokens: CallTokens;
+  readonly recorder: CallRecorder;
+  readonly inbound: InboundRouter;
   /** The admin token generated on this start, if one was (printed once by main). */
   readonly generatedAdminToken: string | null;
   /** The public base URL (configured, or http://localhost:PORT once listening). */
@@ -79,17 +88,28 @@ export function createGateway(o: GatewayOptions): Gateway {
   // The server secret keys the per-call media tokens. Stored once so every
   // process on this database (and every restart) signs the same way.
   const serverSecret = config.secret ?? services.stores.meta.setIfAbsent('server_secret', randomBytes(32).toString('base64url'));
-  void serverSecret;
+  const tokens = new CallTokens(serverSecret);
 
   const lifecycle = new Lifecycle();
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
+  const recorder = new CallRecorder(db.$client, services.stores.calls);
+  const inbound = new InboundRouter(services.routing, recorder, services.stores.calls, lifecycle, clock);
+  const twilio = new TwilioAdapter({ authToken: config.twilioAuthToken, publicUrl, tokens });
+  const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
+  const carriers = createCarrierHandler({ twilio, generic, inbound, calls: services.calls, insecureWebhooks: config.insecureWebhooks, log });
+
   const ping = db.$client.prepare('SELECT 1').pluck();
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1 });
-  const server = http.createServer(app);
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio });
+  // Carrier webhooks are answered on the raw http layer; everything else is express.
+  const server = http.createServer((req, res) => {
+    if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
+    else app(req, res);
+  });
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
 
   let sweepTimer: NodeJS.Timeout | null = null;
   let sweeping = false;
-  let boundPort = config.port;
 
   const sweep = async () => {
     if (sweeping) return;
@@ -112,8 +132,11 @@ export function createGateway(o: GatewayOptions): Gateway {
     lifecycle,
     server,
     log,
+    tokens,
+    recorder,
+    inbound,
     generatedAdminToken,
-    publicUrl: () => config.publicUrl ?? `http://localhost:${boundPort}`,
+    publicUrl,
     async start() {
       await provider.start();
       const r = await services.numbers.recover();
@@ -143,6 +166,7 @@ export function createGateway(o: GatewayOptions): Gateway {
           server.closeAllConnections();
         });
       }
+      recorder.flush();
       closeDb(db);
     },
   };

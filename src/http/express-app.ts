@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Services } from '../services/index.js';
+import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
 import { apiRouter } from './api-router.js';
+import { callsRouter } from './calls-router.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -28,6 +30,8 @@ export interface ExpressDeps {
   log: Logger;
   /** Answers whether the database is reachable (readiness). */
   dbPing: () => boolean;
+  /** Renders the TwiML handed to outbound dialers. */
+  twilio: TwilioAdapter;
 }
 
 export function createExpressApp(d: ExpressDeps): express.Express {
@@ -81,6 +85,7 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     next();
   });
   app.use('/api', apiRouter(d.services));
+  app.use('/api', callsRouter(d.services, d.twilio));
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler(d.log));

@@ -14,6 +14,7 @@ import { TeamStore, TokenStore } from '../store/teams.js';
 import { AssistantService } from './assistants.js';
 import { AuditService } from './audit.js';
 import { AuthService } from './auth.js';
+import { CallService } from './calls.js';
 import { NumberService } from './numbers.js';
 import { TeamService } from './teams.js';
 
@@ -55,10 +56,11 @@ export function createServices(o: ServiceOptions) {
     o.provisionTimeoutMs,
   );
   const audit = new AuditService(stores.audit, teams);
+  const calls = new CallService(stores.calls, stores.numbers, assistants, teams, o.clock);
   o.provider.onOrderUpdate((u) => {
     numbers.applyOrderUpdate(u).catch((err) => o.log.error({ err }, 'applying an order update failed'));
   });
-  return { stores, routing, auth, teams, assistants, numbers, audit, provider: o.provider, clock: o.clock };
+  return { stores, routing, auth, teams, assistants, numbers, audit, calls, provider: o.provider, clock: o.clock };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -31,6 +31,10 @@ export class CallStore {
     );
   }
 
+  transaction<T>(fn: () => T): T {
+    return this.db.$client.transaction(fn).immediate();
+  }
+
   /** Inserts a call; false when a call with the same carrier call id exists already. */
   insert(c: Call): boolean {
     return (

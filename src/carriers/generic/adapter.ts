@@ -1,0 +1,124 @@
+/**
+ * The generic JSON carrier endpoint, for SIP servers and carriers that are not
+ * Twilio-compatible. Signed like Stripe webhooks:
+ *   X-Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+ * rejected when t is more than 300 s from now (replays). Several v1 values
+ * may be sent, so a secret can be rotated without downtime.
+ */
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import type { CallTokens } from '../../routing/call-token.js';
+import type { CarrierAdapter, InboundAnswer, RawRequest, Rendered, StatusUpdate } from '../carrier.js';
+import { mediaBase } from '../twilio/adapter.js';
+import { safeEqual } from '../twilio/signature.js';
+
+export const SIGNATURE_TOLERANCE_S = 300;
+
+export function genericSignature(secret: string, t: number, rawBody: Buffer | string): string {
+  return createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest('hex');
+}
+
+export function signGeneric(secret: string, rawBody: string, nowMs = Date.now()): string {
+  const t = Math.floor(nowMs / 1000);
+  return `t=${t},v1=${genericSignature(secret, t, rawBody)}`;
+}
+
+const str = (max: number) => z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(max, 'is too long');
+const inboundBody = z.object({ callId: str(128), from: z.string({ message: 'must be a string' }).max(128), to: str(128) });
+const statusBody = z.object({
+  callId: str(128),
+  status: str(32),
+  durationSec: z.number({ message: 'must be a number' }).int().min(0).optional(),
+  sequence: z.number({ message: 'must be a number' }).int().min(0).optional(),
+});
+
+export interface GenericAdapterOptions {
+  secret: string | undefined;
+  publicUrl: () => string;
+  tokens: CallTokens;
+  now: () => number;
+}
+
+export class GenericAdapter implements CarrierAdapter {
+  readonly name = 'generic' as const;
+  private readonly parsed = new WeakMap<RawRequest, unknown>();
+
+  constructor(private readonly o: GenericAdapterOptions) {}
+
+  get configured(): boolean {
+    return !!this.o.secret;
+  }
+
+  verify(req: RawRequest): boolean {
+    if (!this.o.secret) return true;
+    const header = req.headers['x-switchboard-signature'];
+    if (typeof header !== 'string' || header.length > 1024) return false;
+    let t: number | undefined;
+    const v1: string[] = [];
+    for (const part of header.split(',')) {
+      const eq = part.indexOf('=');
+      const k = part.slice(0, eq).trim();
+      const v = part.slice(eq + 1).trim();
+      if (k === 't' && /^\d{1,12}$/.test(v)) t = Number(v);
+      else if (k === 'v1') v1.push(v);
+    }
+    if (t === undefined || v1.length === 0) return false;
+    if (Math.abs(this.o.now() / 1000 - t) > SIGNATURE_TOLERANCE_S) return false;
+    const expected = genericSignature(this.o.secret, t, req.body);
+    return v1.some((s) => safeEqual(s, expected));
+  }
+
+  private json(req: RawRequest): unknown {
+    if (this.parsed.has(req)) return this.parsed.get(req);
+    const ct = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (!ct.startsWith('application/json')) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${JSON.stringify(ct || 'none')}).`);
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(req.body.toString('utf8'));
+    } catch (err) {
+      throw new AppError('INVALID_JSON', `The body is not valid JSON: ${(err as Error).message}.`);
+    }
+    this.parsed.set(req, v);
+    return v;
+  }
+
+  parseInbound(req: RawRequest) {
+    const b = parseBody(inboundBody, this.json(req));
+    return { carrierCallId: b.callId, from: b.from, to: b.to };
+  }
+
+  parseStatus(req: RawRequest): StatusUpdate {
+    const b = parseBody(statusBody, this.json(req));
+    return { carrierCallId: b.callId, status: b.status, durationSec: b.durationSec, sequence: b.sequence };
+  }
+
+  renderAnswer(a: InboundAnswer): Rendered {
+    const d = a.decision;
+    switch (d.kind) {
+      case 'connect': {
+        const token = this.o.tokens.sign(a.callId!, d.assistantId);
+        const mediaUrl = `${mediaBase(this.o.publicUrl())}/media/generic/${encodeURIComponent(a.callId!)}?token=${token}`;
+        return json(200, { action: 'connect', callId: a.callId, assistantId: d.assistantId, mediaUrl });
+      }
+      case 'reject':
+        return json(200, { action: 'reject', reason: d.reason, callId: a.callId });
+      case 'unavailable':
+        return this.renderError(new AppError('UNAVAILABLE', 'The gateway is draining; try another gateway.'));
+    }
+  }
+
+  renderError(err: AppError): Rendered {
+    return json(err.status, err.toBody());
+  }
+}
+
+const json = (status: number, body: unknown): Rendered => ({ status, contentType: 'application/json', body: JSON.stringify(body) });
+
+function parseBody<S extends z.ZodType>(schema: S, v: unknown): z.infer<S> {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  throw new AppError('INVALID_REQUEST', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+}

@@ -1,0 +1,144 @@
+/**
+ * Carrier webhooks on the raw node:http layer. This is the hot path (one
+ * routing decision per phone call, ring delay on every millisecond), so it
+ * skips express: no router walk, no middleware chain, no per-request schema
+ * compile. Carrier adapters do the parsing and rendering.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { CarrierAdapter, RawRequest, Rendered } from '../carriers/carrier.js';
+import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
+import { APOLOGY_TWIML, HANGUP_TWIML } from '../carriers/twilio/twiml.js';
+import { AppError } from '../errors.js';
+import type { CallService } from '../services/calls.js';
+import type { InboundRouter } from '../routing/inbound.js';
+import { BODY_LIMIT, toAppError } from './express-app.js';
+
+export interface CarrierHandlerDeps {
+  twilio: TwilioAdapter;
+  generic: CarrierAdapter;
+  inbound: InboundRouter;
+  calls: CallService;
+  insecureWebhooks: boolean;
+  log: Logger;
+}
+
+type Action = 'inbound' | 'status' | 'connect-action';
+const ROUTES: Record<string, [carrier: 'twilio' | 'generic', action: Action]> = {
+  '/carriers/twilio/voice': ['twilio', 'inbound'],
+  '/carriers/twilio/status': ['twilio', 'status'],
+  '/carriers/twilio/connect-action': ['twilio', 'connect-action'],
+  '/carriers/generic/inbound': ['generic', 'inbound'],
+  '/carriers/generic/status': ['generic', 'status'],
+};
+
+const KEY_VARIABLE = { twilio: 'TWILIO_AUTH_TOKEN', generic: 'SWITCHBOARD_WEBHOOK_SECRET' } as const;
+
+/** Returns a handler for /carriers/* requests; anything else is not its business. */
+export function createCarrierHandler(d: CarrierHandlerDeps) {
+  const log = d.log.child({ component: 'carrier' });
+
+  return function handleCarrier(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const route = ROUTES[path];
+    const reqId = randomUUID();
+    const adapter: CarrierAdapter = route?.[0] === 'generic' ? d.generic : d.twilio;
+    const fields: Record<string, unknown> = { reqId, method: req.method, path };
+
+    const send = (r: Rendered) => {
+      res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), 'X-Request-Id': reqId });
+      res.end(r.body);
+      fields.status = r.status;
+      fields.ms = Math.round((performance.now() - started) * 100) / 100;
+      log.info(fields, 'carrier webhook');
+    };
+    const fail = (err: unknown) => {
+      const e = toAppError(err);
+      if (e.status >= 500) log.error({ err, reqId }, 'carrier webhook failed');
+      fields.error = e.code;
+      send(adapter.renderError(e));
+    };
+
+    if (!route) return fail(new AppError('NOT_FOUND', `No carrier endpoint ${path}.`));
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return fail(new AppError('METHOD_NOT_ALLOWED', `${path} takes POST.`));
+    }
+    const [carrier, action] = route;
+    if (!adapter.configured && !d.insecureWebhooks) {
+      return fail(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
+    }
+
+    readBody(req, BODY_LIMIT).then(
+      async (body) => {
+        const raw: RawRequest = { url, headers: req.headers, body };
+        try {
+          if (!adapter.verify(raw)) {
+            fields.error = 'INVALID_SIGNATURE';
+            throw new AppError('INVALID_SIGNATURE', `The ${carrier === 'twilio' ? 'X-Twilio-Signature' : 'X-Switchboard-Signature'} header is missing or does not match this request.`);
+          }
+          if (action === 'inbound') {
+            const call = adapter.parseInbound(raw);
+            fields.carrierCallId = call.carrierCallId;
+            const routed = await d.inbound.route(carrier, call);
+            const decision = routed.answer.decision;
+            fields.callId = routed.answer.callId;
+            fields.decision = decision.kind;
+            if (decision.kind === 'reject') fields.reason = decision.reason;
+            if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
+            if (routed.retry) fields.retry = true;
+            return send(adapter.renderAnswer(routed.answer));
+          }
+          if (action === 'status') {
+            const u = adapter.parseStatus(raw);
+            const { call, changed } = d.calls.applyStatus(carrier, u);
+            Object.assign(fields, { callId: call.id, carrierStatus: u.status, changed });
+            return send(
+              carrier === 'twilio'
+                ? { status: 204, contentType: 'text/plain', body: '' }
+                : { status: 200, contentType: 'application/json', body: JSON.stringify({ callId: call.id, status: call.status, changed }) },
+            );
+          }
+          // connect-action: Twilio asks what to do once the stream has ended.
+          const sid = d.twilio.parseStatus(raw).carrierCallId;
+          const call = d.calls.byCarrierId('twilio', sid);
+          fields.callId = call?.id;
+          const unreachable = call?.reason === 'assistant_unreachable';
+          return send({ status: 200, contentType: 'text/xml', body: unreachable ? APOLOGY_TWIML : HANGUP_TWIML });
+        } catch (err) {
+          fail(err);
+        }
+      },
+      (err) => {
+        fail(err);
+        // The body was not read to its end: do not keep the connection.
+        req.destroy();
+      },
+    );
+  };
+}
+
+/** Reads a request body up to `limit` bytes; rejects with 413 beyond it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return reject(new AppError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit / 1024} KiB.`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        reject(new AppError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit / 1024} KiB.`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

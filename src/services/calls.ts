@@ -1,0 +1,119 @@
+/** Call records: carrier status callbacks, the calls API, outbound caller ID. */
+import { randomUUID } from 'node:crypto';
+import type { CarrierName, StatusUpdate } from '../carriers/carrier.js';
+import type { Clock } from '../clock.js';
+import { AppError, notFound } from '../errors.js';
+import { applyCarrierStatus, CARRIER_STATUSES, isCarrierStatus } from '../domain/call-status.js';
+import { nationalNumberOf, parsePhone } from '../domain/phone.js';
+import type { Call, PhoneNumber, Principal } from '../domain/types.js';
+import type { CallListFilter, CallStore } from '../store/calls.js';
+import type { NumberStore } from '../store/numbers.js';
+import { assertTeamAccess, listScope } from './access.js';
+import type { AssistantService } from './assistants.js';
+import type { TeamService } from './teams.js';
+
+export class CallService {
+  constructor(
+    private readonly calls: CallStore,
+    private readonly numbers: NumberStore,
+    private readonly assistants: AssistantService,
+    private readonly teams: TeamService,
+    private readonly clock: Clock,
+  ) {}
+
+  get(p: Principal, id: string): Call {
+    const c = this.calls.get(id);
+    if (!c) throw notFound('Call');
+    // Calls to numbers nobody holds belong to no team: only the admin sees them.
+    if (p.kind === 'team' && c.teamId !== p.teamId) throw notFound('Call');
+    return c;
+  }
+
+  list(p: Principal, f: Omit<CallListFilter, 'teamId'> & { teamId?: string | undefined }): Call[] {
+    const teamId = listScope(p, f.teamId);
+    if (teamId) this.teams.get(p, teamId);
+    if (f.assistantId) {
+      // A deleted assistant's calls stay listable by its id; only refuse other teams' live ones.
+      try {
+        this.assistants.get(p, f.assistantId);
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    if (f.phoneNumberId) {
+      const n = this.numbers.get(f.phoneNumberId);
+      if (!n) throw notFound('Phone number');
+      assertTeamAccess(p, n.teamId, 'Phone number');
+    }
+    return this.calls.list({ ...f, teamId });
+  }
+
+  /** A carrier status callback. Stale and duplicate callbacks change nothing. */
+  applyStatus(carrier: CarrierName, u: StatusUpdate): { call: Call; changed: boolean } {
+    if (!isCarrierStatus(u.status)) {
+      throw new AppError('INVALID_REQUEST', `status: "${u.status}" is not a call status (${CARRIER_STATUSES.join(', ')}).`);
+    }
+    const call = this.calls.getByCarrierId(carrier, u.carrierCallId);
+    if (!call) throw notFound('Call');
+    const patch = applyCarrierStatus(call, u, this.clock.now());
+    if (!patch) return { call, changed: false };
+    this.calls.update(call.id, patch);
+    return { call: { ...call, ...patch }, changed: true };
+  }
+
+  byCarrierId(carrier: CarrierName, carrierCallId: string): Call | undefined {
+    return this.calls.getByCarrierId(carrier, carrierCallId);
+  }
+
+  /**
+   * Picks the caller ID for an outbound call and records the call, pinned to
+   * the assistant. Candidates: active, unexpired numbers on the assistant.
+   * Order: same country as `to`, then same area code (local presence), then
+   * least recently used.
+   */
+  callerId(p: Principal, assistantId: string, to: string): { call: Call; number: PhoneNumber } {
+    const assistant = this.assistants.get(p, assistantId);
+    const parsed = parsePhone(to);
+    if (!parsed || !parsed.valid) throw new AppError('INVALID_PHONE_NUMBER', `to: "${to}" is not a valid phone number.`);
+    const toNational = nationalNumberOf(parsed.e164) ?? '';
+    const now = this.clock.now();
+    return this.calls.transaction(() => {
+      const candidates = this.numbers.callerIdCandidates(assistant.id, now);
+      if (candidates.length === 0) {
+        throw new AppError('NO_CALLER_ID', `Assistant ${assistant.id} has no active number to call from; assign one first.`);
+      }
+      const score = (n: PhoneNumber) =>
+        (n.countryCode === parsed.country ? 2 : 0) + (n.numberType === 'local' && n.countryCode === parsed.country && toNational.startsWith(n.areaCode) ? 1 : 0);
+      candidates.sort(
+        (a, b) => score(b) - score(a) || (a.lastUsedAt ?? -1) - (b.lastUsedAt ?? -1) || (a.id < b.id ? -1 : 1),
+      );
+      const number = candidates[0]!;
+      // Strictly increasing use stamps keep "least recently used" exact even
+      // when several calls start within one millisecond.
+      const lastUsed = Math.max(now, ...candidates.map((c) => (c.lastUsedAt ?? 0) + 1));
+      this.numbers.update(number.id, { lastUsedAt: lastUsed });
+      const call: Call = {
+        id: randomUUID(),
+        teamId: assistant.teamId,
+        direction: 'outbound',
+        carrier: 'twilio',
+        carrierCallId: null,
+        from: number.e164,
+        to: parsed.e164,
+        phoneNumberId: number.id,
+        assistantId: assistant.id,
+        mediaUrl: assistant.mediaUrl,
+        status: 'routed',
+        reason: null,
+        carrierStatus: null,
+        carrierSeq: null,
+        createdAt: now,
+        answeredAt: null,
+        endedAt: null,
+        durationSec: null,
+      };
+      this.calls.insert(call);
+      return { call, number };
+    });
+  }
+}
