@@ -116,6 +116,8 @@ export const calls = sqliteTable(
     answeredAt: integer('answered_at'),
     endedAt: integer('ended_at'),
     durationSec: integer('duration_sec'),
+    /** Why the media bridge ended: carrier_hangup, assistant_hangup, assistant_unreachable, drain, ... */
+    endReason: text('end_reason'),
   },
   (t) => [
     // A carrier retry of the same call never creates a second record.

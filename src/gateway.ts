@@ -18,6 +18,9 @@ import { TwilioAdapter } from './carriers/twilio/adapter.js';
 import { createCarrierHandler } from './http/carrier-handler.js';
 import { createExpressApp } from './http/express-app.js';
 import { Lifecycle } from './lifecycle.js';
+import { newMediaStats, type MediaStats } from './media/bridge.js';
+import { MediaServer } from './media/media-server.js';
+import { LiveCallRegistry } from './media/registry.js';
 import { createLogger } from './log.js';
 import { INVENTORY_DIR } from './paths.js';
 import { CallRecorder } from './routing/call-recorder.js';
@@ -47,6 +50,8 @@ export interface Gateway {
   readonly tokens: CallTokens;
   readonly recorder: CallRecorder;
   readonly inbound: InboundRouter;
+  readonly liveCalls: LiveCallRegistry;
+  readonly mediaStats: MediaStats;
   /** The admin token generated on this start, if one was (printed once by main). */
   readonly generatedAdminToken: string | null;
   /** The public base URL (configured, or http://localhost:PORT once listening). */
@@ -54,6 +59,12 @@ export interface Gateway {
   /** Resumes provisioning, settles leftover purchases, starts the sweeper. */
   start(): Promise<void>;
   listen(): Promise<AddressInfo>;
+  /**
+   * Stops taking new calls (webhooks and /readyz answer 503, new media sockets
+   * are refused), lets live calls run until they end or `ms` passes, closes
+   * what is left with 1001, then closes everything.
+   */
+  drain(ms: number): Promise<{ closedLive: number }>;
   close(): Promise<void>;
 }
 
@@ -99,6 +110,10 @@ export function createGateway(o: GatewayOptions): Gateway {
   const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
   const carriers = createCarrierHandler({ twilio, generic, inbound, calls: services.calls, insecureWebhooks: config.insecureWebhooks, log });
 
+  const liveCalls = new LiveCallRegistry();
+  const mediaStats = newMediaStats();
+  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log });
+
   const ping = db.$client.prepare('SELECT 1').pluck();
   const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
@@ -107,6 +122,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     else app(req, res);
   });
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  media.attach(server);
 
   let sweepTimer: NodeJS.Timeout | null = null;
   let sweeping = false;
@@ -135,6 +151,8 @@ export function createGateway(o: GatewayOptions): Gateway {
     tokens,
     recorder,
     inbound,
+    liveCalls,
+    mediaStats,
     generatedAdminToken,
     publicUrl,
     async start() {
@@ -156,8 +174,24 @@ export function createGateway(o: GatewayOptions): Gateway {
         });
       });
     },
+    async drain(ms) {
+      lifecycle.drain();
+      log.info({ liveCalls: liveCalls.size, drainMs: ms }, 'draining: refusing new calls, waiting for live ones');
+      const progress = setInterval(() => log.info({ liveCalls: liveCalls.size }, 'draining'), 1000);
+      progress.unref();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([liveCalls.idle(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+      clearTimeout(timer);
+      clearInterval(progress);
+      const closedLive = liveCalls.closeAll(1001, 'gateway shutting down');
+      if (closedLive) log.warn({ closedLive }, 'drain time over: closed live calls with 1001');
+      await this.close();
+      return { closedLive };
+    },
     async close() {
       lifecycle.stop();
+      liveCalls.closeAll(1001, 'gateway shutting down');
+      media.close();
       if (sweepTimer) clearInterval(sweepTimer);
       provider.stop();
       if (server.listening) {

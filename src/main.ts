@@ -34,13 +34,13 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
+      log.warn({ signal, liveCalls: gw.liveCalls.size }, 'second signal: exiting now');
       log.flush();
       process.exit(1);
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
-    gw.close().then(
+    gw.drain(config.drainMs).then(
       () => {
         log.info('stopped');
         log.flush(() => process.exit(0));

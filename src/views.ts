@@ -75,6 +75,7 @@ export const callJson = (c: Call) => ({
   answeredAt: iso(c.answeredAt),
   endedAt: iso(c.endedAt),
   durationSec: c.durationSec,
+  endReason: c.endReason,
 });
 
 export const auditEventJson = (e: AuditEvent) => ({

@@ -78,6 +78,7 @@ export interface Call {
   answeredAt: number | null;
   endedAt: number | null;
   durationSec: number | null;
+  endReason: string | null;
 }
 
 /** Who is making an API request. */

@@ -76,6 +76,7 @@ export class InboundRouter {
       answeredAt: null,
       endedAt: null,
       durationSec: null,
+      endReason: null,
     };
     if (await this.recorder.record(call)) return { answer: { decision, callId: call.id }, call, retry: false };
     // Recorded before (a retry that reached another process, or came after a

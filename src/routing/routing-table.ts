@@ -58,6 +58,7 @@ export class RoutingTable {
   private readonly dataVersion: Statement<[], number>;
   private readonly changesSince: Statement<[number], { seq: number; e164: string }>;
   private readonly insertChange: Statement<[string, number]>;
+  private readonly lastAllocatedSeq: Statement<[], number>;
   private lastDataVersion: number;
   private lastSeq: number;
   readonly stats: RoutingStats = { hits: 0, misses: 0, size: 0, negativeSize: 0, invalidations: 0, externalChanges: 0 };
@@ -83,8 +84,14 @@ export class RoutingTable {
     this.dataVersion = c.prepare('PRAGMA data_version').pluck() as Statement<[], number>;
     this.changesSince = c.prepare('SELECT seq, e164 FROM routing_changes WHERE seq > ? ORDER BY seq');
     this.insertChange = c.prepare('INSERT INTO routing_changes (e164, created_at) VALUES (?, ?)');
+    // AUTOINCREMENT keeps the last seq handed out in sqlite_sequence even
+    // after pruneChanges deleted every row, so it tells "nothing changed"
+    // apart from "changes happened and were already pruned".
+    this.lastAllocatedSeq = c
+      .prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'routing_changes'), 0)")
+      .pluck() as Statement<[], number>;
     this.lastDataVersion = this.dataVersion.get() as number;
-    this.lastSeq = (c.prepare('SELECT coalesce(max(seq), 0) FROM routing_changes').pluck().get() as number) ?? 0;
+    this.lastSeq = this.lastAllocatedSeq.get() as number;
   }
 
   /** The routing entry for a dialled E.164 number, or null when nobody ever held it. */
@@ -164,7 +171,17 @@ export class RoutingTable {
     if (dv === this.lastDataVersion) return;
     this.lastDataVersion = dv;
     const rows = this.changesSince.all(this.lastSeq);
-    if (rows.length === 0) return;
+    if (rows.length === 0) {
+      // Either the commit did not touch routing (a call record, say), or the
+      // log was pruned of every change we had not seen yet: then we cannot
+      // tell what changed either, and must forget everything.
+      const allocated = this.lastAllocatedSeq.get() as number;
+      if (allocated > this.lastSeq) {
+        this.clear();
+        this.lastSeq = allocated;
+      }
+      return;
+    }
     if (rows[0]!.seq !== this.lastSeq + 1) {
       // The change log was pruned past what we saw: we cannot tell what
       // changed, so forget everything (rare; costs only cache misses).

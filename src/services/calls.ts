@@ -61,6 +61,43 @@ export class CallService {
     return { call: { ...call, ...patch }, changed: true };
   }
 
+  /** The call a media stream belongs to (its pinned assistant and media URL). */
+  forMedia(callId: string): Call | undefined {
+    return this.calls.get(callId);
+  }
+
+  /** The assistant side of the bridge is open: the call is answered. */
+  markAnswered(callId: string): void {
+    const now = this.clock.now();
+    this.calls.transaction(() => {
+      const c = this.calls.get(callId);
+      if (!c || c.answeredAt !== null) return;
+      this.calls.update(callId, { answeredAt: now, ...(c.status === 'routed' ? { status: 'in-progress' as const } : {}) });
+    });
+  }
+
+  /**
+   * The bridge ended. A carrier's status callback may have finished the record
+   * first; its status and billed duration stand, only missing fields are filled.
+   */
+  markEnded(callId: string, endReason: string): void {
+    const now = this.clock.now();
+    this.calls.transaction(() => {
+      const c = this.calls.get(callId);
+      if (!c) return;
+      const patch: Partial<Call> = {};
+      if (c.endReason === null) patch.endReason = endReason;
+      if (c.endedAt === null) patch.endedAt = now;
+      if (c.durationSec === null && c.answeredAt !== null) patch.durationSec = Math.round((now - c.answeredAt) / 1000);
+      if (c.status === 'routed' || c.status === 'in-progress') {
+        const failed = endReason === 'assistant_unreachable' || c.answeredAt === null;
+        patch.status = failed ? 'failed' : 'completed';
+        if (failed && c.reason === null) patch.reason = endReason;
+      }
+      if (Object.keys(patch).length) this.calls.update(callId, patch);
+    });
+  }
+
   byCarrierId(carrier: CarrierName, carrierCallId: string): Call | undefined {
     return this.calls.getByCarrierId(carrier, carrierCallId);
   }
@@ -111,6 +148,7 @@ export class CallService {
         answeredAt: null,
         endedAt: null,
         durationSec: null,
+        endReason: null,
       };
       this.calls.insert(call);
       return { call, number };

@@ -17,7 +17,7 @@ export interface CallListFilter {
 const COLUMNS = [
   'id', 'team_id', 'direction', 'carrier', 'carrier_call_id', 'from_number', 'to_number', 'phone_number_id',
   'assistant_id', 'media_url', 'status', 'reason', 'carrier_status', 'carrier_seq', 'created_at', 'answered_at',
-  'ended_at', 'duration_sec',
+  'ended_at', 'duration_sec', 'end_reason',
 ] as const;
 
 export class CallStore {
@@ -41,7 +41,7 @@ export class CallStore {
       this.insertStmt.run(
         c.id, c.teamId, c.direction, c.carrier, c.carrierCallId, c.from, c.to, c.phoneNumberId, c.assistantId,
         c.mediaUrl, c.status, c.reason, c.carrierStatus, c.carrierSeq, c.createdAt, c.answeredAt, c.endedAt,
-        c.durationSec,
+        c.durationSec, c.endReason,
       ).changes === 1
     );
   }

@@ -1,0 +1,224 @@
+/**
+ * One live call's media bridge: the carrier's WebSocket on one side, the
+ * pinned assistant's on the other, every frame relayed in order and unchanged.
+ *
+ *   connecting ──assistant open──▶ bridged ──either side closes──▶ closed
+ *        └──refused / 5 s timeout / non-101──▶ closed (assistant_unreachable)
+ *
+ * Frames from the carrier that arrive before the assistant socket is open are
+ * queued, not dropped. Frames are forwarded as the Buffers ws received, with
+ * their text/binary flag: nothing is parsed or re-encoded here.
+ *
+ * Backpressure: real-time audio that a peer has not read for many seconds is
+ * worthless, so buffering is bounded instead of paced: when a destination's
+ * bufferedAmount (or the pre-open queue) passes maxBufferedBytes, that peer
+ * has stopped reading and the call ends with reason `<side>_stalled`. Memory
+ * per call is bounded by twice that limit. Dead peers are found by ping/pong.
+ */
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { LiveCall, LiveCallRegistry } from './registry.js';
+
+export type BridgeProtocol = 'twilio' | 'generic';
+export type Frame = readonly [data: Buffer, isBinary: boolean];
+
+export interface BridgeCallHooks {
+  markAnswered(callId: string): void;
+  markEnded(callId: string, reason: string): void;
+}
+
+export interface MediaStats {
+  framesToAssistant: number;
+  framesToCarrier: number;
+  droppedBinaryToTwilio: number;
+  bridgesOpened: number;
+  bridgesFailed: number;
+}
+
+export const newMediaStats = (): MediaStats => ({
+  framesToAssistant: 0,
+  framesToCarrier: 0,
+  droppedBinaryToTwilio: 0,
+  bridgesOpened: 0,
+  bridgesFailed: 0,
+});
+
+export interface BridgeOptions {
+  callId: string;
+  assistantId: string;
+  mediaUrl: string;
+  protocol: BridgeProtocol;
+  carrier: WebSocket;
+  /** Frames already received from the carrier (Twilio's connected and start), relayed first. */
+  initialFrames: Frame[];
+  hooks: BridgeCallHooks;
+  registry: LiveCallRegistry;
+  stats: MediaStats;
+  log: Logger;
+  connectTimeoutMs?: number;
+  maxBufferedBytes?: number;
+  pingIntervalMs?: number;
+}
+
+type State = 'connecting' | 'bridged' | 'closed';
+
+export class CallBridge implements LiveCall {
+  readonly callId: string;
+  readonly assistantId: string;
+  private state: State = 'connecting';
+  private readonly carrier: WebSocket;
+  private assistant: WebSocket | null = null;
+  private queue: Frame[];
+  private queuedBytes = 0;
+  private carrierAlive = true;
+  private assistantAlive = true;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly o: BridgeOptions) {
+    this.callId = o.callId;
+    this.assistantId = o.assistantId;
+    this.carrier = o.carrier;
+    this.maxBuffered = o.maxBufferedBytes ?? 1024 * 1024;
+    this.queue = [...o.initialFrames];
+    for (const [d] of this.queue) this.queuedBytes += d.length;
+    // Listen before anything else can happen, so no carrier frame is missed.
+    this.carrier.on('message', this.onCarrierMessage);
+    this.carrier.on('close', this.onCarrierClose);
+    this.carrier.on('error', this.onCarrierError);
+    this.carrier.on('pong', () => (this.carrierAlive = true));
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closed';
+  }
+
+  /** Opens the assistant side. */
+  start(): void {
+    this.o.registry.add(this);
+    this.o.stats.bridgesOpened++;
+    let a: WebSocket;
+    try {
+      a = new WebSocket(this.o.mediaUrl, {
+        handshakeTimeout: this.o.connectTimeoutMs ?? 5000,
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+        maxPayload: 1024 * 1024,
+      });
+    } catch (err) {
+      this.unreachable(err);
+      return;
+    }
+    this.assistant = a;
+    a.on('open', this.onAssistantOpen);
+    a.on('message', this.onAssistantMessage);
+    a.on('close', this.onAssistantClose);
+    // Refused, DNS failure, handshake timeout, non-101 answer: all arrive here before 'open'.
+    a.on('error', (err) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error', 1011)));
+    a.on('pong', () => (this.assistantAlive = true));
+    const every = this.o.pingIntervalMs ?? 15_000;
+    this.pingTimer = setInterval(this.heartbeat, every);
+    this.pingTimer.unref();
+  }
+
+  close(code: number, reason: string): void {
+    this.end(reason, code);
+  }
+
+  private readonly onAssistantOpen = (): void => {
+    if (this.state !== 'connecting') return;
+    this.state = 'bridged';
+    this.o.hooks.markAnswered(this.callId);
+    this.o.log.info({ queued: this.queue.length }, 'assistant connected; bridging');
+    const q = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const [data, isBinary] of q) this.toAssistant(data, isBinary);
+  };
+
+  private readonly onCarrierMessage = (data: Buffer, isBinary: boolean): void => {
+    if (this.state === 'bridged') return this.toAssistant(data, isBinary);
+    if (this.state === 'connecting') {
+      this.queue.push([data, isBinary]);
+      this.queuedBytes += data.length;
+      if (this.queuedBytes > this.maxBuffered) this.end('assistant_stalled', 1011);
+    }
+  };
+
+  private readonly onAssistantMessage = (data: Buffer, isBinary: boolean): void => {
+    if (this.state !== 'bridged') return;
+    if (isBinary && this.o.protocol === 'twilio') {
+      // Binary frames are a protocol error for Twilio Media Streams (carriers.md).
+      this.o.stats.droppedBinaryToTwilio++;
+      return;
+    }
+    if (this.carrier.bufferedAmount > this.maxBuffered) return this.end('carrier_stalled', 1011);
+    this.carrier.send(data, { binary: isBinary });
+    this.o.stats.framesToCarrier++;
+  };
+
+  private toAssistant(data: Buffer, isBinary: boolean): void {
+    const a = this.assistant!;
+    if (a.bufferedAmount > this.maxBuffered) return this.end('assistant_stalled', 1011);
+    a.send(data, { binary: isBinary });
+    this.o.stats.framesToAssistant++;
+  }
+
+  private readonly onCarrierClose = (): void => this.end('carrier_hangup', 1000);
+  private readonly onAssistantClose = (): void => {
+    if (this.state === 'connecting') return; // the error handler decides
+    this.end('assistant_hangup', 1000);
+  };
+  private readonly onCarrierError = (err: Error): void => {
+    this.o.log.warn({ err: err.message }, 'carrier socket error');
+    this.end('carrier_error', 1011);
+  };
+
+  private readonly heartbeat = (): void => {
+    if (!this.carrierAlive) return this.end('carrier_timeout', 1001);
+    if (this.state === 'bridged' && !this.assistantAlive) return this.end('assistant_timeout', 1001);
+    this.carrierAlive = false;
+    this.assistantAlive = false;
+    safe(() => this.carrier.ping());
+    if (this.state === 'bridged') safe(() => this.assistant!.ping());
+  };
+
+  private unreachable(err: unknown): void {
+    this.o.stats.bridgesFailed++;
+    this.o.log.warn({ mediaUrl: this.o.mediaUrl, err: err instanceof Error ? err.message : String(err) }, 'assistant unreachable');
+    // Recorded before the carrier's socket closes, so Twilio's <Connect action>
+    // request (sent after the close) finds the reason and plays the apology.
+    this.end('assistant_unreachable', 1011);
+  }
+
+  private end(reason: string, code: number): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.queue = [];
+    try {
+      this.o.hooks.markEnded(this.callId, reason);
+    } catch (err) {
+      this.o.log.error({ err }, 'could not record the end of the call');
+    }
+    this.o.registry.remove(this);
+    closeSocket(this.carrier, code, reason);
+    if (this.assistant) closeSocket(this.assistant, code, reason);
+    this.o.log.info({ reason }, 'bridge ended');
+  }
+}
+
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  safe(() => {
+    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason.slice(0, 120));
+    else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+  });
+}
+
+function safe(f: () => void): void {
+  try {
+    f();
+  } catch {
+    /* the socket is already gone */
+  }
+}

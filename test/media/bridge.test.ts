@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
+import { eventually } from '../helpers/gateway.js';
+
+/** Inserts a routed call pinned to an assistant URL, as the webhook would. */
+function routedCall(t: TestGateway, id: string, assistantId: string, mediaUrl: string) {
+  t.gw.db.$client
+    .prepare(
+      `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
+       VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
+    )
+    .run(id, `CA${id.replace(/-/g, '').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, Date.now());
+  return t.gw.tokens.sign(id, assistantId);
+}
+
+describe('media bridge', () => {
+  let t: TestGateway;
+  let base: string;
+  let assistant: FakeAssistant;
+  beforeAll(async () => {
+    t = await startGateway();
+    const addr = await t.gw.listen();
+    base = `ws://127.0.0.1:${addr.port}`;
+    assistant = await fakeAssistant({ echo: true });
+  });
+  afterAll(async () => {
+    await assistant.close();
+    await t.close();
+  });
+
+  it('relays hundreds of frames both ways, in order and unchanged, starting with connected and start', async () => {
+    const token = routedCall(t, 'call-1', 'asst-1', assistant.url);
+    const c = await carrierSocket(`${base}/media/twilio`);
+    const sent = [CONNECTED, twilioStart('call-1', token)];
+    for (let i = 3; i < 303; i++) sent.push(mediaFrame(i));
+    for (const f of sent) c.ws.send(f);
+    await eventually(() => assistant.received[0]?.length === sent.length && c.received.length === 300);
+    expect(assistant.received[0]).toEqual(sent);
+    expect(c.received.map((m) => JSON.parse(m).media.payload)).toEqual(sent.slice(2).map((m) => JSON.parse(m).media.payload));
+    const rec = t.gw.services.stores.calls.get('call-1')!;
+    expect(rec.status).toBe('in-progress');
+    expect(rec.answeredAt).not.toBeNull();
+    c.ws.close(1000);
+    expect((await assistant.closed(1)).code).toBe(1000);
+    await eventually(() => t.gw.services.stores.calls.get('call-1')!.endedAt !== null);
+    const ended = t.gw.services.stores.calls.get('call-1')!;
+    expect(ended.status).toBe('completed');
+    expect(ended.endReason).toBe('carrier_hangup');
+    expect(t.gw.liveCalls.size).toBe(0);
+  });
+
+  it('closes a forged token with 1008 and relays nothing', async () => {
+    routedCall(t, 'call-2', 'asst-1', assistant.url);
+    const before = assistant.received.length;
+    const c = await carrierSocket(`${base}/media/twilio`);
+    c.ws.send(CONNECTED);
+    c.ws.send(twilioStart('call-2', 'A'.repeat(43)));
+    expect((await c.closed).code).toBe(1008);
+    expect(assistant.received.length).toBe(before);
+  });
+
+  it('answers 404 before the upgrade on an unknown path', async () => {
+    await expect(carrierSocket(`${base}/media/nope`)).rejects.toThrow(/404/);
+  });
+
+  it('marks an unreachable assistant and closes the carrier stream', async () => {
+    const token = routedCall(t, 'call-3', 'asst-1', 'ws://127.0.0.1:1/closed');
+    const c = await carrierSocket(`${base}/media/twilio`);
+    c.ws.send(CONNECTED);
+    c.ws.send(twilioStart('call-3', token));
+    await c.closed;
+    const rec = t.gw.services.stores.calls.get('call-3')!;
+    expect(rec.status).toBe('failed');
+    expect(rec.reason).toBe('assistant_unreachable');
+  });
+});
