@@ -46,7 +46,7 @@ const digits = (what: string) => z.string({ message: 'must be a string of digits
 const searchBody = z.strictObject({
   filters: z.strictObject(
     {
-      countryCode: z.string({ message: `is required: one of ${COUNTRIES.join(', ')}` }),
+      countryCode: z.string({ message: `is required: one of ${COUNTRIES.join(', ')}` }).transform((c) => c.toUpperCase()),
       numberType: z
         .string({ message: 'must be a string' })
         .refine((v) => v in NUMBER_TYPES, 'must be "local" or "toll-free"')
@@ -57,7 +57,8 @@ const searchBody = z.strictObject({
       prefix: digits('toll-free prefix').optional(),
       limit: z.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').optional(),
     },
-    { message: 'is required and must be an object' },
+    // Only for a missing or non-object `filters`: an unknown key inside it keeps zod's message, which names the key.
+    { error: (iss) => (iss.code === 'invalid_type' ? 'is required and must be an object' : undefined) },
   ),
 });
 const purchaseBody = z.strictObject({

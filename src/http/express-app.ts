@@ -84,12 +84,34 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     res.locals.principal = p;
     next();
   });
-  app.use('/api', apiRouter(d.services));
-  app.use('/api', callsRouter(d.services, d.twilio));
+  const routers = [apiRouter(d.services), callsRouter(d.services, d.twilio)];
+  for (const r of routers) app.use('/api', r);
+  // A path that exists under another method is 405 with Allow, not 404.
+  app.use('/api', (req, res, next) => {
+    const allowed = allowedMethods(routers, req.path);
+    if (allowed.length === 0) return next();
+    res.setHeader('Allow', allowed.join(', '));
+    next(new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.baseUrl}${req.path}; use ${allowed.join(' or ')}.`));
+  });
 
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler(d.log));
   return app;
+}
+
+interface RouteLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): boolean;
+}
+
+function allowedMethods(routers: Array<{ stack: unknown[] }>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of routers) {
+    for (const layer of r.stack as RouteLayer[]) {
+      if (layer.route && layer.match(path)) for (const m of Object.keys(layer.route.methods)) if (m !== '_all') methods.add(m.toUpperCase());
+    }
+  }
+  return [...methods].sort();
 }
 
 function safe(f: () => boolean): boolean {
