@@ -58,6 +58,9 @@ const schema = z.object({
   SWITCHBOARD_SWEEP_MS: intString(50, 3_600_000).default(1000),
   SWITCHBOARD_DRAIN_MS: intString(0, 3_600_000).default(30_000),
   SWITCHBOARD_ROUTING_CACHE_SIZE: intString(1, 10_000_000).default(100_000),
+  SWITCHBOARD_API_RATE: intString(1, 1_000_000).default(50),
+  SWITCHBOARD_API_BURST: intString(1, 1_000_000).default(100),
+  SWITCHBOARD_AUTH_FAILURE_LIMIT: intString(1, 1_000_000).default(30),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -80,6 +83,11 @@ export interface Config {
   readonly sweepMs: number;
   readonly drainMs: number;
   readonly routingCacheSize: number;
+  /** Requests per second per API token (sustained), and the burst above it. */
+  readonly apiRate: number;
+  readonly apiBurst: number;
+  /** Failed authentications or carrier signatures per minute per source address before 429. */
+  readonly authFailureLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -126,6 +134,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sweepMs: c.SWITCHBOARD_SWEEP_MS,
     drainMs: c.SWITCHBOARD_DRAIN_MS,
     routingCacheSize: c.SWITCHBOARD_ROUTING_CACHE_SIZE,
+    apiRate: c.SWITCHBOARD_API_RATE,
+    apiBurst: c.SWITCHBOARD_API_BURST,
+    authFailureLimit: c.SWITCHBOARD_AUTH_FAILURE_LIMIT,
     logLevel: c.LOG_LEVEL,
   });
 }

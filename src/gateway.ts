@@ -22,6 +22,8 @@ import { newMediaStats, type MediaStats } from './media/bridge.js';
 import { MediaServer } from './media/media-server.js';
 import { LiveCallRegistry } from './media/registry.js';
 import { createLogger } from './log.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { Metrics } from './metrics.js';
 import { INVENTORY_DIR } from './paths.js';
 import { CallRecorder } from './routing/call-recorder.js';
 import { CallTokens } from './routing/call-token.js';
@@ -38,6 +40,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Folder of inventory CSVs for the simulated carrier. */
   inventoryDir?: string;
+  /** Node process metrics (CPU, memory, event loop) on /metrics; default true. */
+  defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -52,6 +56,7 @@ export interface Gateway {
   readonly inbound: InboundRouter;
   readonly liveCalls: LiveCallRegistry;
   readonly mediaStats: MediaStats;
+  readonly metrics: Metrics;
   /** The admin token generated on this start, if one was (printed once by main). */
   readonly generatedAdminToken: string | null;
   /** The public base URL (configured, or http://localhost:PORT once listening). */
@@ -108,14 +113,28 @@ export function createGateway(o: GatewayOptions): Gateway {
   const inbound = new InboundRouter(services.routing, recorder, services.stores.calls, lifecycle, clock);
   const twilio = new TwilioAdapter({ authToken: config.twilioAuthToken, publicUrl, tokens });
   const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
-  const carriers = createCarrierHandler({ twilio, generic, inbound, calls: services.calls, insecureWebhooks: config.insecureWebhooks, log });
-
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
   const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log });
+  const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder }, { defaultMetrics: o.defaultMetrics ?? true });
+  services.numbers.events = metrics;
+
+  // Failed authentications and failed carrier signatures share one budget per source address.
+  const failureLimiter = new RateLimiter({ capacity: config.authFailureLimit, refillPerSec: config.authFailureLimit / 60 });
+  const apiLimiter = new RateLimiter({ capacity: config.apiBurst, refillPerSec: config.apiRate });
+  const carriers = createCarrierHandler({
+    twilio,
+    generic,
+    inbound,
+    calls: services.calls,
+    insecureWebhooks: config.insecureWebhooks,
+    log,
+    metrics,
+    failureLimiter,
+  });
 
   const ping = db.$client.prepare('SELECT 1').pluck();
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio });
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, failureLimiter });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
   const server = http.createServer((req, res) => {
     if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
@@ -153,6 +172,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     inbound,
     liveCalls,
     mediaStats,
+    metrics,
     generatedAdminToken,
     publicUrl,
     async start() {

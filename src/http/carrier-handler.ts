@@ -13,6 +13,8 @@ import { APOLOGY_TWIML, HANGUP_TWIML } from '../carriers/twilio/twiml.js';
 import { AppError } from '../errors.js';
 import type { CallService } from '../services/calls.js';
 import type { InboundRouter } from '../routing/inbound.js';
+import type { Metrics } from '../metrics.js';
+import type { RateLimiter } from './rate-limit.js';
 import { BODY_LIMIT, toAppError } from './express-app.js';
 
 export interface CarrierHandlerDeps {
@@ -22,6 +24,9 @@ export interface CarrierHandlerDeps {
   calls: CallService;
   insecureWebhooks: boolean;
   log: Logger;
+  metrics: Metrics;
+  /** Per source address, fed by failed signatures; correctly signed webhooks never spend from it. */
+  failureLimiter: RateLimiter;
 }
 
 type Action = 'inbound' | 'status' | 'connect-action';
@@ -50,6 +55,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     const fields: Record<string, unknown> = { reqId, method: req.method, path };
 
     const send = (r: Rendered) => {
+      if (route) d.metrics.webhookSeconds.observe({ carrier: route[0], action: route[1] }, (performance.now() - started) / 1000);
       res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), 'X-Request-Id': reqId });
       res.end(r.body);
       fields.status = r.status;
@@ -60,6 +66,8 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       const e = toAppError(err);
       if (e.status >= 500) log.error({ err, reqId }, 'carrier webhook failed');
       fields.error = e.code;
+      if (e.headers) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+      d.metrics.webhooksRejected.inc({ carrier: route?.[0] ?? 'unknown', code: e.code });
       send(adapter.renderError(e));
     };
 
@@ -73,12 +81,19 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       return fail(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
     }
 
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const blocked = d.failureLimiter.blockedFor(ip);
+    if (blocked) {
+      d.metrics.rateLimited.inc({ kind: 'signature_failures' });
+      return fail(new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${blocked} s.`, undefined, { 'Retry-After': String(blocked) }));
+    }
+
     readBody(req, BODY_LIMIT).then(
       async (body) => {
         const raw: RawRequest = { url, headers: req.headers, body };
         try {
           if (!adapter.verify(raw)) {
-            fields.error = 'INVALID_SIGNATURE';
+            d.failureLimiter.take(ip);
             throw new AppError('INVALID_SIGNATURE', `The ${carrier === 'twilio' ? 'X-Twilio-Signature' : 'X-Switchboard-Signature'} header is missing or does not match this request.`);
           }
           if (action === 'inbound') {
@@ -91,6 +106,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             if (decision.kind === 'reject') fields.reason = decision.reason;
             if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
             if (routed.retry) fields.retry = true;
+            else d.metrics.calls.inc({ carrier, decision: decision.kind, reason: decision.kind === 'reject' ? decision.reason : '' });
             return send(adapter.renderAnswer(routed.answer));
           }
           if (action === 'status') {

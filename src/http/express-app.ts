@@ -11,6 +11,9 @@ import type { Services } from '../services/index.js';
 import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
 import { apiRouter } from './api-router.js';
 import { callsRouter } from './calls-router.js';
+import type { Metrics } from '../metrics.js';
+import { hashToken } from '../services/auth.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -32,7 +35,15 @@ export interface ExpressDeps {
   dbPing: () => boolean;
   /** Renders the TwiML handed to outbound dialers. */
   twilio: TwilioAdapter;
+  metrics: Metrics;
+  /** Per token on /api. */
+  apiLimiter: RateLimiter;
+  /** Per source address, fed by failed authentications (and failed carrier signatures). */
+  failureLimiter: RateLimiter;
 }
+
+const rateLimited = (seconds: number, what: string) =>
+  new AppError('RATE_LIMITED', `${what} Try again in ${seconds} s.`, undefined, { 'Retry-After': String(seconds) });
 
 export function createExpressApp(d: ExpressDeps): express.Express {
   const app = express();
@@ -65,6 +76,11 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', database: db ? 'ok' : 'down', lifecycle: d.lifecycle.state });
   });
 
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', d.metrics.registry.contentType);
+    res.send(await d.metrics.registry.metrics());
+  });
+
   // Bodies: JSON only, 64 KiB at most. Anything else with a body is 415.
   app.use('/api', (req, _res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -76,11 +92,24 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
 
   app.use('/api', (req, res, next) => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const blocked = d.failureLimiter.blockedFor(ip);
+    if (blocked) {
+      d.metrics.rateLimited.inc({ kind: 'auth_failures' });
+      return next(rateLimited(blocked, 'Too many failed authentications from this address.'));
+    }
     const header = req.get('authorization');
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) return next(new AppError('UNAUTHENTICATED', 'Send Authorization: Bearer <token>.'));
-    const p = d.services.auth.authenticate(m[1]!);
-    if (!p) return next(new AppError('UNAUTHENTICATED', 'The bearer token is not valid.'));
+    const p = m ? d.services.auth.authenticate(m[1]!) : null;
+    if (!p) {
+      d.failureLimiter.take(ip);
+      return next(new AppError('UNAUTHENTICATED', m ? 'The bearer token is not valid.' : 'Send Authorization: Bearer <token>.'));
+    }
+    const wait = d.apiLimiter.take(hashToken(m![1]!));
+    if (wait) {
+      d.metrics.rateLimited.inc({ kind: 'api' });
+      return next(rateLimited(wait, 'Too many requests with this token.'));
+    }
     res.locals.principal = p;
     next();
   });

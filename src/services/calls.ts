@@ -38,6 +38,8 @@ export class CallService {
         this.assistants.get(p, f.assistantId);
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err;
+        // It exists, so it is another team's: 404 (api.md section 1).
+        if (p.kind === 'team' && this.assistantExists(f.assistantId)) throw err;
       }
     }
     if (f.phoneNumberId) {
@@ -46,6 +48,15 @@ export class CallService {
       assertTeamAccess(p, n.teamId, 'Phone number');
     }
     return this.calls.list({ ...f, teamId });
+  }
+
+  private assistantExists(id: string): boolean {
+    try {
+      this.assistants.get({ kind: 'admin' }, id);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** A carrier status callback. Stale and duplicate callbacks change nothing. */

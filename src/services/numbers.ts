@@ -21,6 +21,15 @@ import { actorOf, assertTeamAccess, listScope, requireAdmin } from './access.js'
 import type { AssistantService } from './assistants.js';
 import type { TeamService } from './teams.js';
 
+/** What the number lifecycle reports as it happens (metrics listen here). */
+export interface NumberEvents {
+  purchase(outcome: 'created' | 'replayed' | 'plan_limit' | 'unavailable' | 'rejected'): void;
+  provisioned(result: 'active' | 'error', ms: number): void;
+  trialExpired(): void;
+}
+
+const NO_EVENTS: NumberEvents = { purchase() {}, provisioned() {}, trialExpired() {} };
+
 export interface PurchaseResult {
   status: number;
   /** The response body, exactly as first sent (an idempotent replay returns it again). */
@@ -44,6 +53,8 @@ function canonical(v: unknown): string {
 }
 
 export class NumberService {
+  events: NumberEvents = NO_EVENTS;
+
   constructor(
     private readonly numbers: NumberStore,
     private readonly teamStore: TeamStore,
@@ -65,11 +76,19 @@ export class NumberService {
 
   // ---------------------------------------------------------------- purchase
 
-  async purchase(
-    p: Principal,
-    input: { phoneNumber: string; teamId: string },
-    idempotencyKey?: string,
-  ): Promise<PurchaseResult> {
+  async purchase(p: Principal, input: { phoneNumber: string; teamId: string }, idempotencyKey?: string): Promise<PurchaseResult> {
+    try {
+      const r = await this.purchaseOnce(p, input, idempotencyKey);
+      this.events.purchase(r.replayed ? 'replayed' : 'created');
+      return r;
+    } catch (err) {
+      const code = err instanceof AppError ? err.code : '';
+      this.events.purchase(code === 'PLAN_LIMIT_REACHED' ? 'plan_limit' : code === 'NUMBER_UNAVAILABLE' ? 'unavailable' : 'rejected');
+      throw err;
+    }
+  }
+
+  private async purchaseOnce(p: Principal, input: { phoneNumber: string; teamId: string }, idempotencyKey?: string): Promise<PurchaseResult> {
     const scope = actorOf(p);
     const requestHash = createHash('sha256').update(canonical(input)).digest('hex');
     const replay = idempotencyKey ? this.replay(scope, idempotencyKey, requestHash) : null;
@@ -85,7 +104,13 @@ export class NumberService {
     }
     const e164 = parsed.e164;
     const quote = await this.provider.quote(e164);
-    if (!quote) throw new AppError('NUMBER_UNAVAILABLE', `${e164} is not available: it is not in the carrier's inventory or someone holds it.`);
+    if (!quote) {
+      // A concurrent request with the same key may have bought it while we
+      // were asking the carrier: that is a replay, not someone else's number.
+      const again = idempotencyKey ? this.replay(scope, idempotencyKey, requestHash) : null;
+      if (again) return again;
+      throw new AppError('NUMBER_UNAVAILABLE', `${e164} is not available: it is not in the carrier's inventory or someone holds it.`);
+    }
 
     const now = this.clock.now();
     const created = this.routing.mutate((touch): PurchaseResult => {
@@ -196,7 +221,9 @@ export class NumberService {
       this.log.info({ orderId: u.orderId }, 'carrier confirmed an order nobody waits for; releasing it');
       await this.provider.release(u.e164, u.orderId);
     } else if (applied) {
-      this.log.info({ numberId: applied.id, status: u.status === 'active' ? 'active' : 'error', provisionMs: now - applied.createdAt }, 'number provisioned');
+      const result = u.status === 'active' ? 'active' : 'error';
+      this.events.provisioned(result, now - applied.createdAt);
+      this.log.info({ numberId: applied.id, status: result, provisionMs: now - applied.createdAt }, 'number provisioned');
     }
   }
 
@@ -211,6 +238,7 @@ export class NumberService {
       return n;
     });
     if (n) {
+      this.events.provisioned('error', now - n.createdAt);
       this.log.warn({ numberId, reason }, 'number purchase failed');
       void this.provider.release(n.e164, orderId ?? n.orderId).catch((err) => this.log.warn({ err }, 'release after failure'));
     }
@@ -231,12 +259,19 @@ export class NumberService {
         settled++;
         continue;
       }
+      if (n.createdAt < deadline) {
+        // Past the deadline while we were down: the purchase failed, whatever
+        // the carrier did meanwhile (api.md: unconfirmed within 60 s = error).
+        this.fail(n.id, 'provisioning_timeout', n.orderId);
+        settled++;
+        continue;
+      }
       const status = await this.provider.getOrder(n.orderId);
       if (status === 'active' || status === 'failed') {
         await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status, reason: 'carrier_rejected' });
         settled++;
-      } else if (status === 'unknown' || n.createdAt < deadline) {
-        this.fail(n.id, status === 'unknown' ? 'order_lost' : 'provisioning_timeout', n.orderId);
+      } else if (status === 'unknown') {
+        this.fail(n.id, 'order_lost', n.orderId);
         settled++;
       } else {
         resumed++;
@@ -261,6 +296,7 @@ export class NumberService {
       });
       if (done) {
         expired++;
+        this.events.trialExpired();
         await this.provider.release(n.e164, n.orderId).catch((err) => this.log.warn({ err }, 'release after expiry'));
       }
     }

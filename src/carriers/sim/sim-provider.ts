@@ -122,6 +122,12 @@ export class SimProvider implements NumberProvider {
   }
 
   async release(e164: string, orderId: string | null): Promise<void> {
+    if (!orderId) {
+      // We lost the order id (crashed between ordering and saving it): the
+      // hold on this number, if any, is ours; find its order.
+      const held = this.db.select({ orderId: simInventory.orderId }).from(simInventory).where(eq(simInventory.e164, e164)).get();
+      orderId = held?.orderId ?? null;
+    }
     this.db.$client
       .transaction(() => {
         if (orderId) {

@@ -1,0 +1,129 @@
+/**
+ * Prometheus metrics (prom-client), one registry per gateway so several
+ * gateways in one process (tests) do not collide. Label sets are bounded:
+ * carriers, decisions, reasons, outcomes; never a phone number or an id.
+ * Values that live elsewhere (cache stats, live bridges, relayed frames) are
+ * read at scrape time, so the hot paths only bump plain counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MediaStats } from './media/bridge.js';
+import type { LiveCallRegistry } from './media/registry.js';
+import type { CallRecorder } from './routing/call-recorder.js';
+import type { RoutingTable } from './routing/routing-table.js';
+import type { NumberEvents } from './services/numbers.js';
+
+export interface MetricSources {
+  routing: RoutingTable;
+  liveCalls: LiveCallRegistry;
+  media: MediaStats;
+  recorder: CallRecorder;
+}
+
+/** Sets a counter to an absolute, monotonic value read from elsewhere. */
+function mirror(c: Counter, value: number, labels?: Record<string, string>): void {
+  if (labels) {
+    c.remove(labels);
+    c.inc(labels, value);
+  } else {
+    c.reset();
+    c.inc(value);
+  }
+}
+
+export class Metrics implements NumberEvents {
+  readonly registry = new Registry();
+  readonly calls: Counter<'carrier' | 'decision' | 'reason'>;
+  readonly webhookSeconds: Histogram<'carrier' | 'action'>;
+  readonly webhooksRejected: Counter<'carrier' | 'code'>;
+  private readonly purchases: Counter<'outcome'>;
+  private readonly provisioning: Counter<'result'>;
+  private readonly provisioningSeconds: Histogram;
+  private readonly trialExpiries: Counter;
+  readonly rateLimited: Counter<'kind'>;
+
+  constructor(src: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_process_' });
+    this.calls = new Counter({
+      name: 'switchboard_calls_total',
+      help: 'Inbound calls answered, by carrier and routing decision (reason for rejects).',
+      labelNames: ['carrier', 'decision', 'reason'],
+      registers,
+    });
+    this.webhookSeconds = new Histogram({
+      name: 'switchboard_webhook_duration_seconds',
+      help: 'Time from a carrier webhook arriving to its answer being sent, including the call record commit.',
+      labelNames: ['carrier', 'action'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.webhooksRejected = new Counter({
+      name: 'switchboard_webhook_errors_total',
+      help: 'Carrier webhooks answered with an error, by code (INVALID_SIGNATURE, UNAVAILABLE, ...).',
+      labelNames: ['carrier', 'code'],
+      registers,
+    });
+    const cacheHits = new Counter({ name: 'switchboard_routing_cache_hits_total', help: 'Routing lookups served from memory.', registers });
+    const cacheMisses = new Counter({ name: 'switchboard_routing_cache_misses_total', help: 'Routing lookups that read the database.', registers });
+    const cacheInvalidations = new Counter({ name: 'switchboard_routing_cache_invalidations_total', help: 'Numbers dropped from the routing cache by writes.', registers });
+    new Gauge({
+      name: 'switchboard_routing_cache_entries',
+      help: 'Routing cache entries (positive and negative).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const s = src.routing.snapshotStats();
+        this.set({ kind: 'positive' }, s.size);
+        this.set({ kind: 'negative' }, s.negativeSize);
+        mirror(cacheHits, s.hits);
+        mirror(cacheMisses, s.misses);
+        mirror(cacheInvalidations, s.invalidations);
+      },
+    });
+    const frames = new Counter({ name: 'switchboard_media_frames_relayed_total', help: 'Media frames relayed, by direction.', labelNames: ['direction'], registers });
+    const bridges = new Counter({ name: 'switchboard_media_bridges_total', help: 'Media bridges started, by result.', labelNames: ['result'], registers });
+    new Gauge({
+      name: 'switchboard_media_bridges_open',
+      help: 'Live media bridges (calls in progress).',
+      registers,
+      collect() {
+        this.set(src.liveCalls.size);
+        mirror(frames, src.media.framesToAssistant, { direction: 'to_assistant' });
+        mirror(frames, src.media.framesToCarrier, { direction: 'to_carrier' });
+        mirror(bridges, src.media.bridgesOpened, { result: 'opened' });
+        mirror(bridges, src.media.bridgesFailed, { result: 'assistant_unreachable' });
+      },
+    });
+    const batches = new Counter({ name: 'switchboard_call_record_commits_total', help: 'Group commits of call records.', registers });
+    new Gauge({
+      name: 'switchboard_call_record_batch_max',
+      help: 'Largest number of call records committed in one transaction.',
+      registers,
+      collect() {
+        this.set(src.recorder.stats.maxBatch);
+        mirror(batches, src.recorder.stats.batches);
+      },
+    });
+    this.purchases = new Counter({ name: 'switchboard_purchases_total', help: 'Number purchases, by outcome.', labelNames: ['outcome'], registers });
+    this.provisioning = new Counter({ name: 'switchboard_provisioning_total', help: 'Carrier orders settled, by result.', labelNames: ['result'], registers });
+    this.provisioningSeconds = new Histogram({
+      name: 'switchboard_provisioning_duration_seconds',
+      help: 'Time from purchase to the carrier confirming or failing the order.',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.trialExpiries = new Counter({ name: 'switchboard_trial_expiries_total', help: 'Trial numbers released at expiry.', registers });
+    this.rateLimited = new Counter({ name: 'switchboard_rate_limited_total', help: 'Requests refused with 429.', labelNames: ['kind'], registers });
+  }
+
+  purchase(outcome: string): void {
+    this.purchases.inc({ outcome });
+  }
+  provisioned(result: 'active' | 'error', ms: number): void {
+    this.provisioning.inc({ result });
+    this.provisioningSeconds.observe(ms / 1000);
+  }
+  trialExpired(): void {
+    this.trialExpiries.inc();
+  }
+}

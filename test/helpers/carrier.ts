@@ -1,0 +1,216 @@
+/**
+ * Carrier-side test helpers: signed Twilio and generic webhooks, carrier call
+ * ids, and a small TwiML reader. Twilio signatures come from the official
+ * `twilio` package (the oracle, carriers.md), never from src/.
+ */
+import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
+import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import type { TestGateway } from './gateway.js';
+
+export const TWILIO_TOKEN = 'tw_test_token';
+export const GENERIC_SECRET = 'generic-secret-0123456789';
+export const PUBLIC_URL = 'https://gw.example.com';
+/** The env most carrier tests start the gateway with. */
+export const CARRIER_ENV = {
+  TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+  SWITCHBOARD_WEBHOOK_SECRET: GENERIC_SECRET,
+  SWITCHBOARD_PUBLIC_URL: PUBLIC_URL,
+} as const;
+
+/** A Twilio CallSid: CA + 32 hex digits. */
+export const callSid = (): string => 'CA' + randomBytes(16).toString('hex');
+export const accountSid = 'AC' + 'ab'.repeat(16);
+
+export type Params = Record<string, string | string[]>;
+
+/** application/x-www-form-urlencoded, repeated names for array values. */
+export function formEncode(params: Params): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) u.append(k, x);
+  return u.toString();
+}
+
+/** X-Twilio-Signature as the official package computes it. */
+export const twilioSignature = (authToken: string, url: string, params: Params): string =>
+  twilio.getExpectedTwilioSignature(authToken, url, params);
+
+export interface TwilioOpts {
+  /** Key to sign with; null sends no signature header. */
+  authToken?: string | null;
+  /** URL to sign (default: the gateway's public URL + path as sent). */
+  url?: string;
+  /** Params to sign (default: the ones sent). */
+  signParams?: Params;
+  /** Path + query to POST to (default: the endpoint's path). */
+  path?: string;
+  contentType?: string;
+  /** Raw body to send instead of the form-encoded params. */
+  rawBody?: string;
+}
+
+/** Typical inbound voice webhook parameters, as Twilio sends them. */
+export function voiceParams(p: Params = {}): Params {
+  return {
+    AccountSid: accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: callSid(),
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+    From: '+12025550143',
+    Caller: '+12025550143',
+    FromCountry: 'US',
+    ToCountry: 'US',
+    ...p,
+  };
+}
+
+export interface Prepared {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** Builds a signed Twilio webhook request. */
+export function prepareTwilio(publicUrl: string, defaultPath: string, params: Params, o: TwilioOpts = {}): Prepared {
+  const path = o.path ?? defaultPath;
+  const headers: Record<string, string> = { 'Content-Type': o.contentType ?? 'application/x-www-form-urlencoded' };
+  const token = o.authToken === undefined ? TWILIO_TOKEN : o.authToken;
+  if (token !== null) headers['X-Twilio-Signature'] = twilioSignature(token, o.url ?? publicUrl + path, o.signParams ?? params);
+  return { path, body: o.rawBody ?? formEncode(params), headers };
+}
+
+function sendPrepared(t: TestGateway, r: Prepared) {
+  return t.api.post(r.path).set(r.headers).send(r.body);
+}
+
+export const twilioVoice = (t: TestGateway, params: Params, o: TwilioOpts = {}) =>
+  sendPrepared(t, prepareTwilio(t.gw.publicUrl(), '/carriers/twilio/voice', params, o));
+export const twilioStatus = (t: TestGateway, params: Params, o: TwilioOpts = {}) =>
+  sendPrepared(t, prepareTwilio(t.gw.publicUrl(), '/carriers/twilio/status', { AccountSid: accountSid, ApiVersion: '2010-04-01', ...params }, o));
+export const twilioConnectAction = (t: TestGateway, params: Params, o: TwilioOpts = {}) =>
+  sendPrepared(t, prepareTwilio(t.gw.publicUrl(), '/carriers/twilio/connect-action', { AccountSid: accountSid, ...params }, o));
+
+/** The same inbound webhook over a real socket (gateway listening at base). */
+export async function twilioVoiceFetch(t: TestGateway, base: string, params: Params, o: TwilioOpts = {}) {
+  const r = prepareTwilio(t.gw.publicUrl(), '/carriers/twilio/voice', params, o);
+  const res = await fetch(base + r.path, { method: 'POST', headers: r.headers, body: r.body });
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
+}
+
+export interface GenericOpts {
+  secret?: string | null;
+  nowMs?: number;
+  /** Overrides the whole signature header. */
+  signature?: string;
+  contentType?: string;
+}
+
+function genericPost(t: TestGateway, path: string, body: unknown, o: GenericOpts) {
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const secret = o.secret === undefined ? GENERIC_SECRET : o.secret;
+  const headers: Record<string, string> = { 'Content-Type': o.contentType ?? 'application/json' };
+  const sig = o.signature ?? (secret === null ? undefined : signGeneric(secret, raw, o.nowMs ?? t.clock.now()));
+  if (sig !== undefined) headers['X-Switchboard-Signature'] = sig;
+  return t.api.post(path).set(headers).send(raw);
+}
+
+/** POST /carriers/generic/inbound, signed with the generic secret at the gateway's clock. */
+export const genericInbound = (t: TestGateway, body: unknown, o: GenericOpts = {}) => genericPost(t, '/carriers/generic/inbound', body, o);
+export const genericStatus = (t: TestGateway, body: unknown, o: GenericOpts = {}) => genericPost(t, '/carriers/generic/status', body, o);
+
+export interface Twiml {
+  streamUrl: string | null;
+  callId: string | null;
+  token: string | null;
+  action: string | null;
+  reject: string | null;
+  say: string | null;
+  hangup: boolean;
+}
+
+const unescape = (s: string) =>
+  s.replace(/&(amp|lt|gt|quot|apos);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!);
+
+/** Reads the verbs the gateway emits. Throws if the document is not well-formed. */
+export function parseTwiml(xml: string): Twiml {
+  assertWellFormed(xml);
+  const attr = (re: RegExp) => {
+    const m = re.exec(xml);
+    return m ? unescape(m[1]!) : null;
+  };
+  const say = /<Say(?:\s[^>]*)?>([^<]*)<\/Say>/.exec(xml);
+  return {
+    streamUrl: attr(/<Stream\s[^>]*\burl="([^"]*)"/),
+    callId: attr(/<Parameter\s+name="callId"\s+value="([^"]*)"\s*\/>/),
+    token: attr(/<Parameter\s+name="token"\s+value="([^"]*)"\s*\/>/),
+    action: attr(/<Connect\s[^>]*\baction="([^"]*)"/),
+    reject: attr(/<Reject\s[^>]*\breason="([^"]*)"/),
+    say: say ? unescape(say[1]!) : null,
+    hangup: /<Hangup\s*\/>/.test(xml),
+  };
+}
+
+/**
+ * A strict, small well-formedness check: XML declaration first, one root,
+ * balanced tags, quoted attributes without raw `<` or `&`, text without raw
+ * `<` and every `&` starting a known entity.
+ */
+export function assertWellFormed(xml: string): void {
+  if (!xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>')) throw new Error(`no XML declaration first: ${xml.slice(0, 40)}`);
+  let s = xml.slice(xml.indexOf('?>') + 2);
+  const stack: string[] = [];
+  let roots = 0;
+  const entityOk = (text: string) => !/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(text);
+  while (s.length) {
+    const lt = s.indexOf('<');
+    const text = lt < 0 ? s : s.slice(0, lt);
+    if (!entityOk(text) || text.includes('>')) throw new Error(`bad text: ${text}`);
+    if (stack.length === 0 && text.trim() !== '') throw new Error(`text outside the root: ${text}`);
+    if (lt < 0) break;
+    s = s.slice(lt);
+    const close = /^<\/([A-Za-z][\w.-]*)\s*>/.exec(s);
+    if (close) {
+      if (stack.pop() !== close[1]) throw new Error(`unbalanced </${close[1]}>`);
+      s = s.slice(close[0].length);
+      continue;
+    }
+    const open = /^<([A-Za-z][\w.-]*)((?:\s+[A-Za-z_][\w.-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>/.exec(s);
+    if (!open) throw new Error(`bad tag at: ${s.slice(0, 60)}`);
+    for (const m of open[2]!.matchAll(/=\s*(?:"([^"]*)"|'([^']*)')/g)) {
+      if (!entityOk(m[1] ?? m[2] ?? '')) throw new Error(`raw & in attribute: ${m[0]}`);
+    }
+    if (stack.length === 0) roots++;
+    if (!open[3]) stack.push(open[1]!);
+    s = s.slice(open[0].length);
+  }
+  if (stack.length) throw new Error(`unclosed <${stack.join('>, <')}>`);
+  if (roots !== 1) throw new Error(`${roots} root elements`);
+}
+
+/** Rows in the calls table, straight from SQLite. */
+export const countCalls = (t: TestGateway, where = '1 = 1', ...args: unknown[]): number =>
+  t.gw.db.$client.prepare(`SELECT count(*) FROM calls WHERE ${where}`).pluck().get(...args) as number;
+
+/** A call record by carrier call id, straight from SQLite. */
+export const callRow = (t: TestGateway, carrierCallId: string) =>
+  t.gw.db.$client.prepare('SELECT * FROM calls WHERE carrier_call_id = ?').get(carrierCallId) as Record<string, any> | undefined;
+
+type TeamRef = { id: string; slug: string; auth: Record<string, string> };
+
+/** Creates an assistant through the API; returns its id. */
+export async function newAssistant(t: TestGateway, team: TeamRef, name = 'agent', mediaUrl = 'wss://agent.example.com/stream'): Promise<string> {
+  const res = await t.api.post('/api/assistants').set(team.auth).send({ teamId: team.id, name, mediaUrl });
+  if (res.status !== 201) throw new Error(`assistant: ${res.status} ${res.text}`);
+  return res.body.assistant.id as string;
+}
+
+/** Sets the complete list of numbers on an assistant (expects 200). */
+export async function assign(t: TestGateway, team: TeamRef, assistantId: string, phoneNumberIds: string[]) {
+  const res = await t.api
+    .patch(`/api/assistants/${assistantId}/telephony/phone-numbers`)
+    .set(team.auth)
+    .send({ accountSlug: team.slug, phoneNumberIds });
+  if (res.status !== 200) throw new Error(`assign: ${res.status} ${res.text}`);
+  return res;
+}

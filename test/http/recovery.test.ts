@@ -1,0 +1,211 @@
+// "A number may never stay purchasing forever" (api.md section 3, Purchase):
+// the 60 s provisioning deadline, and what start() does with purchases left
+// over from the last run. Restarts reopen the same SQLite file with the same
+// ManualClock, the way a real restart reopens the same database.
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SimProvider } from '../../src/carriers/sim/sim-provider.js';
+import { ManualClock } from '../../src/clock.js';
+import { availableNumbers, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+
+const SEC = 1000;
+
+type Team = { id: string; slug: string; auth: Record<string, string> };
+
+/** Folders of gateways closed with keepDir, removed after each test. */
+const dirs: string[] = [];
+/** Gateways still open if a test failed half-way. */
+const open: TestGateway[] = [];
+afterEach(async () => {
+  for (const g of open.splice(0)) await g.close().catch(() => {});
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(o: Parameters<typeof startGateway>[0]): Promise<TestGateway> {
+  const g = await startGateway({ ...o, keepDir: true });
+  open.push(g);
+  if (!dirs.includes(g.dir)) dirs.push(g.dir);
+  return g;
+}
+async function stop(g: TestGateway): Promise<void> {
+  open.splice(open.indexOf(g), 1);
+  await g.close();
+}
+
+const sim = (t: TestGateway) => t.gw.services.provider as SimProvider;
+
+async function offered(t: TestGateway, e164: string): Promise<boolean> {
+  const res = await t.api
+    .post('/api/phone-numbers/search')
+    .set(t.admin)
+    .send({ filters: { countryCode: 'US', areaCode: e164.slice(2, 5), limit: 20 } })
+    .expect(200);
+  return (res.body.numbers as Array<{ phoneNumber: string }>).some((n) => n.phoneNumber === e164);
+}
+
+async function getNumber(t: TestGateway, team: Team, id: string) {
+  return (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth).expect(200)).body.phoneNumber;
+}
+
+async function numbersHeld(t: TestGateway, team: Team): Promise<number> {
+  return (await t.api.get(`/api/teams/${team.id}`).set(team.auth).expect(200)).body.team.numbersHeld as number;
+}
+
+async function buy(t: TestGateway, team: Team, e164: string): Promise<string> {
+  const res = await t.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  expect(res.body.phoneNumber.status).toBe('purchasing');
+  return res.body.phoneNumber.id as string;
+}
+
+describe('the 60 s provisioning deadline', () => {
+  it('an order unconfirmed after 60 s becomes error (provisioning_timeout) and the number returns to the pool', async () => {
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const t = await start({ clock, env: { SIM_PROVISION_MS: '600000' } });
+    const team = await createTeam(t, 'deadline', 'free');
+    const [e164, other] = await availableNumbers(t, 'US', 2, { areaCode: '206' });
+    const id = await buy(t, team, e164!);
+
+    clock.advance(59 * SEC);
+    expect(await t.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await getNumber(t, team, id)).toMatchObject({ status: 'purchasing' });
+    expect(await offered(t, e164!)).toBe(false);
+
+    clock.advance(2 * SEC);
+    expect(await t.gw.services.numbers.sweep()).toMatchObject({ timedOut: 1 });
+    expect(await getNumber(t, team, id)).toMatchObject({ status: 'error', failureReason: 'provisioning_timeout', activatedAt: null });
+    expect(await offered(t, e164!)).toBe(true);
+    expect(await numbersHeld(t, team)).toBe(0);
+
+    // The carrier's late order does not resurrect it.
+    clock.advance(600 * SEC);
+    sim(t).processDue();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await getNumber(t, team, id)).toMatchObject({ status: 'error' });
+    expect(await offered(t, e164!)).toBe(true);
+
+    // The free team may buy again (the failed one does not count).
+    await buy(t, team, other!);
+  });
+});
+
+describe('purchases left from the last run', () => {
+  it('an order that could not finish within the deadline is failed at start, not activated', async () => {
+    // SIM_PROVISION_MS is 600 s: the order would be confirmed 600 s after
+    // purchase, long past the 60 s deadline. Had the process stayed up, the
+    // sweeper would have failed it at 60 s; a restart at 700 s must agree.
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const env = { SIM_PROVISION_MS: '600000' };
+    const first = await start({ clock, env });
+    const team = await createTeam(first, 'restart-late', 'free');
+    const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '212' });
+    const id = await buy(first, team, e164!);
+    await stop(first);
+
+    clock.advance(700 * SEC);
+    const second = await start({ clock, env, dbPath: first.dbPath });
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'error', failureReason: 'provisioning_timeout', activatedAt: null });
+    // The carrier's timer for the old order fires right after start; it must not change anything.
+    await new Promise((r) => setTimeout(r, 30));
+    sim(second).processDue();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'error' });
+    expect(await offered(second, e164!)).toBe(true);
+    expect(await numbersHeld(second, team)).toBe(0);
+  });
+
+  it('an order still within the deadline is resumed at start and becomes active when the carrier completes it', async () => {
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const env = { SIM_PROVISION_MS: '30000' };
+    const first = await start({ clock, env });
+    const team = await createTeam(first, 'restart-resume', 'starter');
+    const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '213' });
+    const id = await buy(first, team, e164!);
+    await stop(first);
+
+    clock.advance(10 * SEC);
+    const second = await start({ clock, env, dbPath: first.dbPath });
+    expect(second.logs.some((l) => l.msg === 'purchases left from the last run' && l.resumed === 1 && l.settled === 0)).toBe(true);
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'purchasing', failureReason: null });
+    expect(await numbersHeld(second, team)).toBe(1);
+    expect(await offered(second, e164!)).toBe(false);
+
+    // Not due yet: nothing happens.
+    clock.advance(10 * SEC);
+    expect(sim(second).processDue()).toBe(0);
+    expect(await second.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'purchasing' });
+
+    // Past readyAt (30 s), before the deadline (60 s).
+    clock.advance(15 * SEC);
+    expect(sim(second).processDue()).toBe(1);
+    const active = await eventually(async () => {
+      const n = await getNumber(second, team, id);
+      return n.status === 'active' ? n : null;
+    });
+    expect(active.activatedAt).toBe(new Date(clock.now()).toISOString());
+    // The deadline passing later changes nothing for an active number.
+    clock.advance(120 * SEC);
+    expect(await second.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'active' });
+    expect(await offered(second, e164!)).toBe(false);
+  });
+
+  it('a crash right after the number was recorded, before the carrier order: error at start, number back in the pool', async () => {
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const first = await start({ clock });
+    const team = await createTeam(first, 'crash-before-order', 'free');
+    const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '214' });
+    const addr = await first.gw.listen();
+    // The carrier call never returns: the process "dies" while placing the order.
+    sim(first).placeOrder = () => new Promise(() => {});
+    const pending = fetch(`http://127.0.0.1:${addr.port}/api/phone-numbers/purchase`, {
+      method: 'POST',
+      headers: { ...team.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ phoneNumber: e164, teamId: team.id }),
+    }).catch(() => null);
+    const found = await eventually(() =>
+      first.gw.db.$client.prepare('SELECT id, status, order_id FROM phone_numbers WHERE e164 = ?').get(e164) as
+        | { id: string; status: string; order_id: string | null }
+        | undefined,
+    );
+    const row = found!;
+    expect(row).toMatchObject({ status: 'purchasing', order_id: null });
+    await stop(first);
+    await pending;
+
+    const second = await start({ clock, dbPath: first.dbPath });
+    expect(await getNumber(second, team, row.id)).toMatchObject({ status: 'error', failureReason: 'order_not_placed' });
+    expect(await offered(second, e164!)).toBe(true);
+    expect(await numbersHeld(second, team)).toBe(0);
+    // And it can be bought again.
+    const again = await buy(second, team, e164!);
+    await eventually(async () => (await getNumber(second, team, again)).status === 'active');
+  });
+
+  it('a purchasing row whose order id was never saved is error after restart; the orphan carrier order is given back', async () => {
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const env = { SIM_PROVISION_MS: '20000' };
+    const first = await start({ clock, env });
+    const team = await createTeam(first, 'lost-order-id', 'starter');
+    const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '215' });
+    const id = await buy(first, team, e164!);
+    // The order was placed, but the process died before storing its id.
+    first.gw.db.$client.prepare('UPDATE phone_numbers SET order_id = NULL WHERE id = ?').run(id);
+    await stop(first);
+
+    clock.advance(1 * SEC);
+    const second = await start({ clock, env, dbPath: first.dbPath });
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'error', failureReason: 'order_not_placed' });
+    expect(await numbersHeld(second, team)).toBe(0);
+
+    // The orphan carrier order is released at once (found by the number it holds),
+    // so the number is back in the pool without waiting for the carrier.
+    await eventually(() => offered(second, e164!));
+    clock.advance(20 * SEC);
+    expect(sim(second).processDue()).toBe(0);
+    expect(await getNumber(second, team, id)).toMatchObject({ status: 'error' });
+    const held = second.gw.db.$client.prepare(`SELECT count(*) AS n FROM phone_numbers WHERE e164 = ? AND status IN ('purchasing','active','suspended')`).get(e164) as { n: number };
+    expect(held.n).toBe(0);
+  });
+});
