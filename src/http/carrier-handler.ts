@@ -120,7 +120,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             );
           }
           // connect-action: Twilio asks what to do once the stream has ended.
-          const sid = d.twilio.parseStatus(raw).carrierCallId;
+          const sid = d.twilio.callSid(raw);
           const call = d.calls.byCarrierId('twilio', sid);
           fields.callId = call?.id;
           const unreachable = call?.reason === 'assistant_unreachable';

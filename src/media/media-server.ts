@@ -22,7 +22,7 @@ export interface MediaServerDeps {
   tokens: CallTokens;
   registry: LiveCallRegistry;
   stats: MediaStats;
-  calls: BridgeCallHooks & { forMedia(callId: string): Call | undefined };
+  calls: BridgeCallHooks & { forMedia(callId: string): Call | undefined; bindCarrierCallId(callId: string, carrierCallId: string): void };
   log: Logger;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
@@ -68,7 +68,7 @@ export class MediaServer {
     timer.unref();
     const onMessage = (data: Buffer, isBinary: boolean) => {
       pending.push([data, isBinary]);
-      let msg: { event?: unknown; start?: { customParameters?: Record<string, unknown> } };
+      let msg: { event?: unknown; start?: { customParameters?: Record<string, unknown>; callSid?: unknown } };
       try {
         if (isBinary) throw new Error('binary');
         msg = JSON.parse(data.toString('utf8'));
@@ -80,7 +80,7 @@ export class MediaServer {
       const p = msg.start?.customParameters ?? {};
       ws.off('message', onMessage);
       clearTimeout(timer);
-      this.bridge(ws, 'twilio', p.callId, p.token, pending);
+      this.bridge(ws, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
     };
     const stop = (why: string) => {
       ws.off('message', onMessage);
@@ -97,7 +97,7 @@ export class MediaServer {
     this.bridge(ws, 'generic', callId, token, []);
   }
 
-  private bridge(ws: WebSocket, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[]): void {
+  private bridge(ws: WebSocket, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
     const call = typeof callId === 'string' && callId.length <= 64 ? this.d.calls.forMedia(callId) : undefined;
     if (!call || !call.assistantId || !call.mediaUrl || !this.d.tokens.verify(call.id, call.assistantId, token)) {
       this.d.log.warn({ protocol, callId: typeof callId === 'string' ? callId.slice(0, 64) : undefined }, 'media stream refused: bad or missing token');
@@ -106,6 +106,11 @@ export class MediaServer {
     if (call.endedAt !== null || this.d.registry.has(call.id)) {
       this.d.log.warn({ callId: call.id }, 'media stream refused: call already bridged or ended');
       return ws.close(POLICY, 'call already bridged or ended');
+    }
+    // An outbound call learns its CallSid here (the dialer placed it with our
+    // TwiML), so its status callbacks and <Connect action> find the record.
+    if (call.carrierCallId === null && typeof callSid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(callSid)) {
+      this.d.calls.bindCarrierCallId(call.id, callSid);
     }
     const log = this.d.log.child({ callId: call.id, assistantId: call.assistantId, protocol });
     new CallBridge({

@@ -77,6 +77,15 @@ export class CallService {
     return this.calls.get(callId);
   }
 
+  /** Records the carrier's id for a call that had none (an outbound call). A conflict leaves it unset. */
+  bindCarrierCallId(callId: string, carrierCallId: string): void {
+    try {
+      this.calls.bindCarrierCallId(callId, carrierCallId);
+    } catch {
+      /* another record has that CallSid already: keep ours unbound */
+    }
+  }
+
   /** The assistant side of the bridge is open: the call is answered. */
   markAnswered(callId: string): void {
     const now = this.clock.now();

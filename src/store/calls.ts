@@ -46,6 +46,10 @@ export class CallStore {
     );
   }
 
+  bindCarrierCallId(id: string, carrierCallId: string): void {
+    this.db.$client.prepare('UPDATE calls SET carrier_call_id = ? WHERE id = ? AND carrier_call_id IS NULL').run(carrierCallId, id);
+  }
+
   get(id: string): Call | undefined {
     return this.db.select().from(calls).where(eq(calls.id, id)).get();
   }

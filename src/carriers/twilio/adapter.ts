@@ -61,6 +61,11 @@ export class TwilioAdapter implements CarrierAdapter {
     return { carrierCallId, from: first(f, 'From') ?? '', to: required(f, 'To'), toCountry: first(f, 'ToCountry') };
   }
 
+  /** The CallSid of any Twilio request (connect-action carries little else we need). */
+  callSid(req: RawRequest): string {
+    return required(this.form(req), 'CallSid');
+  }
+
   parseStatus(req: RawRequest): StatusUpdate {
     const f = this.form(req);
     const duration = first(f, 'CallDuration');
