@@ -29,6 +29,9 @@ export function openDb({ path }: OpenDbOptions): Db {
   sqlite.pragma('foreign_keys = ON');
   // Another process holding the write lock makes us wait, not fail.
   sqlite.pragma('busy_timeout = 5000');
+  // Checkpoints normally run in a worker (db/checkpointer.ts); this larger
+  // automatic threshold (~40 MB of WAL) is only the safety net.
+  sqlite.pragma('wal_autocheckpoint = 10000');
   const db = drizzle(sqlite, { schema }) as Db;
   migrateWithRetry(db);
   return db;
@@ -46,10 +49,23 @@ function migrateWithRetry(db: Db): void {
       migrate(db, { migrationsFolder: MIGRATIONS_DIR });
       return;
     } catch (err) {
-      if (attempt >= 5 || !/already exists|SQLITE_BUSY|database is locked/i.test(String(err))) throw err;
+      if (attempt >= 5 || !/already exists|SQLITE_BUSY|database is locked/i.test(errorChain(err))) throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50 * attempt);
     }
   }
+}
+
+/**
+ * The error's message and code with those of its causes: drizzle wraps the
+ * SQLite error ("table ... already exists") in a DrizzleError whose own
+ * message is only "Failed to run the query ...".
+ */
+function errorChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e != null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(String(e), String((e as { code?: unknown }).code ?? ''));
+  }
+  return parts.join(' ');
 }
 
 export function closeDb(db: Db): void {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { startCheckpointer, type Checkpointer } from '../db/checkpointer.js';
 import { closeDb, openDb, type Db } from '../db/client.js';
 import { GenericAdapter } from './carriers/generic/adapter.js';
 import type { NumberProvider } from './carriers/provider.js';
@@ -143,6 +144,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
   media.attach(server);
 
+  let checkpointer: Checkpointer | null = null;
   let sweepTimer: NodeJS.Timeout | null = null;
   let sweeping = false;
 
@@ -176,6 +178,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     generatedAdminToken,
     publicUrl,
     async start() {
+      if (config.dbPath !== ':memory:' && !config.dbPath.startsWith('file:')) checkpointer = startCheckpointer(config.dbPath);
       await provider.start();
       const r = await services.numbers.recover();
       if (r.resumed || r.settled) log.info(r, 'purchases left from the last run');
@@ -221,6 +224,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         });
       }
       recorder.flush();
+      await checkpointer?.stop();
       closeDb(db);
     },
   };
