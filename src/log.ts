@@ -33,3 +33,13 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/** Writes out everything logged so far before returning (the destination is asynchronous). */
+export function flushSync(log: Logger): void {
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
+  try {
+    stream?.flushSync?.();
+  } catch {
+    /* not a sonic-boom stream, or nothing to flush */
+  }
+}

@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
+import { flushSync } from './log.js';
 
 async function main(): Promise<void> {
   let config;
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
       { adminToken: gw.generatedAdminToken },
       'Generated the admin token. It is shown only this once and stored hashed; set SWITCHBOARD_ADMIN_TOKEN to choose your own.',
     );
+    // Shown once: it must reach stdout even if the process dies right after.
+    flushSync(log);
   }
   if (config.insecureWebhooks) log.warn('SWITCHBOARD_INSECURE_WEBHOOKS=1: carrier webhooks are accepted WITHOUT signature checks. Local experiments only.');
   await gw.start();

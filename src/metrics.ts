@@ -63,9 +63,12 @@ export class Metrics implements NumberEvents {
       labelNames: ['carrier', 'code'],
       registers,
     });
-    const cacheHits = new Counter({ name: 'switchboard_routing_cache_hits_total', help: 'Routing lookups served from memory.', registers });
-    const cacheMisses = new Counter({ name: 'switchboard_routing_cache_misses_total', help: 'Routing lookups that read the database.', registers });
-    const cacheInvalidations = new Counter({ name: 'switchboard_routing_cache_invalidations_total', help: 'Numbers dropped from the routing cache by writes.', registers });
+    // Mirrored counters read their source in their own collect(): a registry
+    // scrapes metrics in registration order, so mirroring them from a gauge's
+    // collect() registered after them served the previous scrape's values.
+    new Counter({ name: 'switchboard_routing_cache_hits_total', help: 'Routing lookups served from memory.', registers, collect() { mirror(this, src.routing.stats.hits); } });
+    new Counter({ name: 'switchboard_routing_cache_misses_total', help: 'Routing lookups that read the database.', registers, collect() { mirror(this, src.routing.stats.misses); } });
+    new Counter({ name: 'switchboard_routing_cache_invalidations_total', help: 'Numbers dropped from the routing cache by writes.', registers, collect() { mirror(this, src.routing.stats.invalidations); } });
     new Gauge({
       name: 'switchboard_routing_cache_entries',
       help: 'Routing cache entries (positive and negative).',
@@ -75,33 +78,43 @@ export class Metrics implements NumberEvents {
         const s = src.routing.snapshotStats();
         this.set({ kind: 'positive' }, s.size);
         this.set({ kind: 'negative' }, s.negativeSize);
-        mirror(cacheHits, s.hits);
-        mirror(cacheMisses, s.misses);
-        mirror(cacheInvalidations, s.invalidations);
       },
     });
-    const frames = new Counter({ name: 'switchboard_media_frames_relayed_total', help: 'Media frames relayed, by direction.', labelNames: ['direction'], registers });
-    const bridges = new Counter({ name: 'switchboard_media_bridges_total', help: 'Media bridges started, by result.', labelNames: ['result'], registers });
+    new Counter({
+      name: 'switchboard_media_frames_relayed_total',
+      help: 'Media frames relayed, by direction.',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        mirror(this, src.media.framesToAssistant, { direction: 'to_assistant' });
+        mirror(this, src.media.framesToCarrier, { direction: 'to_carrier' });
+      },
+    });
+    new Counter({
+      name: 'switchboard_media_bridges_total',
+      help: 'Media bridges started, by result.',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        mirror(this, src.media.bridgesOpened, { result: 'opened' });
+        mirror(this, src.media.bridgesFailed, { result: 'assistant_unreachable' });
+      },
+    });
     new Gauge({
       name: 'switchboard_media_bridges_open',
       help: 'Live media bridges (calls in progress).',
       registers,
       collect() {
         this.set(src.liveCalls.size);
-        mirror(frames, src.media.framesToAssistant, { direction: 'to_assistant' });
-        mirror(frames, src.media.framesToCarrier, { direction: 'to_carrier' });
-        mirror(bridges, src.media.bridgesOpened, { result: 'opened' });
-        mirror(bridges, src.media.bridgesFailed, { result: 'assistant_unreachable' });
       },
     });
-    const batches = new Counter({ name: 'switchboard_call_record_commits_total', help: 'Group commits of call records.', registers });
+    new Counter({ name: 'switchboard_call_record_commits_total', help: 'Group commits of call records.', registers, collect() { mirror(this, src.recorder.stats.batches); } });
     new Gauge({
       name: 'switchboard_call_record_batch_max',
       help: 'Largest number of call records committed in one transaction.',
       registers,
       collect() {
         this.set(src.recorder.stats.maxBatch);
-        mirror(batches, src.recorder.stats.batches);
       },
     });
     this.purchases = new Counter({ name: 'switchboard_purchases_total', help: 'Number purchases, by outcome.', labelNames: ['outcome'], registers });

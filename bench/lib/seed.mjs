@@ -6,11 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { openDb, closeDb } from '../../dist/db/client.js';
 
-/** The i-th synthetic number: +1 NPA NXX XXXX, distinct for i < 8e9. */
+// Real US area codes; with exchanges 200-999 (no N11, no 555) and 10,000
+// line numbers each, the sequence below has over 300 million valid numbers.
+const AREA_CODES = [
+  201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228,
+  229, 231, 234, 239, 240, 248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270, 276, 281, 301, 302,
+];
+const EXCHANGES = [];
+for (let x = 200; x <= 999; x++) if (x % 100 !== 11 && x !== 555) EXCHANGES.push(x);
+
+/** The i-th synthetic number: a valid US number, distinct for every i. */
 export function benchNumber(i) {
-  const npa = 200 + (i % 800);
-  const rest = Math.floor(i / 800);
-  return `+1${npa}${String(2000000 + rest).padStart(7, '0')}`;
+  const npa = AREA_CODES[i % AREA_CODES.length];
+  const rest = Math.floor(i / AREA_CODES.length);
+  const nxx = EXCHANGES[rest % EXCHANGES.length];
+  const line = Math.floor(rest / EXCHANGES.length);
+  return `+1${npa}${nxx}${String(line).padStart(4, '0')}`;
 }
 
 export function seed(path, { numbers, assistants = 50, inventory = 0, mediaUrl = 'ws://127.0.0.1:9/assistant' }) {

@@ -19,8 +19,10 @@ const RANK: Record<string, number> = {
 };
 
 export const CARRIER_STATUSES = Object.keys(RANK);
-export const isCarrierStatus = (s: string): boolean => s in RANK;
-const isTerminalCarrier = (s: string | null): boolean => s !== null && RANK[s] === 4;
+// Own keys only: "constructor" or "__proto__" are not statuses.
+const rankOf = (s: string): number | undefined => (Object.hasOwn(RANK, s) ? RANK[s] : undefined);
+export const isCarrierStatus = (s: string): boolean => rankOf(s) !== undefined;
+const isTerminalCarrier = (s: string | null): boolean => s !== null && rankOf(s) === 4;
 export const isTerminalCall = (s: CallStatus): boolean => s === 'completed' || s === 'failed' || s === 'rejected';
 
 export interface CarrierStatusUpdate {
@@ -31,9 +33,9 @@ export interface CarrierStatusUpdate {
 
 /** The fields to change, or null when the update is stale or a duplicate. */
 export function applyCarrierStatus(call: Call, u: CarrierStatusUpdate, now: number): Partial<Call> | null {
-  const rank = RANK[u.status];
+  const rank = rankOf(u.status);
   if (rank === undefined) return null;
-  const current = call.carrierStatus === null ? -1 : (RANK[call.carrierStatus] ?? -1);
+  const current = call.carrierStatus === null ? -1 : (rankOf(call.carrierStatus) ?? -1);
   if (isTerminalCarrier(call.carrierStatus)) {
     // A duplicate of the terminal callback may still bring the duration.
     if (rank === 4 && call.durationSec === null && u.durationSec !== undefined) return { durationSec: u.durationSec };

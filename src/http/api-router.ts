@@ -49,7 +49,7 @@ const searchBody = z.strictObject({
       countryCode: z.string({ message: `is required: one of ${COUNTRIES.join(', ')}` }).transform((c) => c.toUpperCase()),
       numberType: z
         .string({ message: 'must be a string' })
-        .refine((v) => v in NUMBER_TYPES, 'must be "local" or "toll-free"')
+        .refine((v) => Object.hasOwn(NUMBER_TYPES, v), 'must be "local" or "toll-free"')
         .optional(),
       areaCode: digits('area-code').optional(),
       state: z.string({ message: 'must be a string' }).max(100, 'is too long').optional(),

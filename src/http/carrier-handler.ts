@@ -130,8 +130,10 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
         }
       },
       (err) => {
+        // The body was not read to its end: do not keep the connection, and say
+        // so, or a keep-alive client reuses the socket and gets a reset.
+        res.setHeader('Connection', 'close');
         fail(err);
-        // The body was not read to its end: do not keep the connection.
         req.destroy();
       },
     );

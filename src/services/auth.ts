@@ -37,11 +37,17 @@ export class AuthService {
    * it once. Returns null when nothing new was generated.
    */
   bootstrapAdmin(configured: string | undefined): string | null {
-    if (configured) {
-      if (!this.tokens.findByHash(hashToken(configured))) this.issue(null, configured);
-      return null;
-    }
-    if (this.tokens.hasAdmin()) return null;
-    return this.issue(null);
+    // Check and insert under the write lock: several processes may start on
+    // one new database at once, and only one of them may register the token
+    // (a second insert of the same hash would fail the unique index) or
+    // generate one.
+    return this.tokens.transaction(() => {
+      if (configured) {
+        if (!this.tokens.findByHash(hashToken(configured))) this.issue(null, configured);
+        return null;
+      }
+      if (this.tokens.hasAdmin()) return null;
+      return this.issue(null);
+    });
   }
 }

@@ -47,6 +47,11 @@ export class TeamStore {
 export class TokenStore {
   constructor(private readonly db: Db) {}
 
+  /** Runs fn in one IMMEDIATE transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.$client.transaction(fn).immediate();
+  }
+
   insert(row: { id: string; teamId: string | null; tokenHash: string; createdAt: number }): void {
     this.db.insert(apiTokens).values(row).run();
   }
