@@ -1,0 +1,398 @@
+// Two real gateway processes on ONE database file (docs/architecture.md, "The
+// routing table"): they start together on a new file (concurrent migration and
+// inventory load), and a write through either one takes effect at once in the
+// other: PRAGMA data_version + routing_changes drop the other process's warm
+// cache entry before its next lookup. Media tokens are keyed by the server
+// secret stored in the database, so a token issued by one process opens a
+// stream at the other.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { callSid, parseTwiml, prepareTwilio, voiceParams } from '../helpers/carrier.js';
+import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+const ADMIN = 'sb_admin_e2e_multi_0123456789abcdef';
+const TWILIO = 'tw_e2e_multi_token';
+const ALTERNATIONS = 120;
+
+/** Newest modification time of any file under dir (0 if it does not exist). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  lines: Array<Record<string, any>>;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  base: string;
+}
+
+const running: Proc[] = [];
+const dirs: string[] = [];
+const fakes: FakeAssistant[] = [];
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(SWITCHBOARD_|SIM_|TWILIO_)/.test(k) || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function newDbPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-multi-'));
+  dirs.push(dir);
+  // A folder that does not exist yet: both processes create it.
+  return join(dir, 'data', 'switchboard.db');
+}
+
+/**
+ * Spawns a gateway on dbPath; does not wait for it. No SWITCHBOARD_SECRET: the
+ * processes share the one stored in the database. adminToken null: none
+ * configured, the first start generates one.
+ */
+async function spawnGateway(name: string, dbPath: string, adminToken: string | null = ADMIN): Promise<Proc> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: cleanEnv({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SWITCHBOARD_DB: dbPath,
+      ...(adminToken ? { SWITCHBOARD_ADMIN_TOKEN: adminToken } : {}),
+      TWILIO_AUTH_TOKEN: TWILIO,
+      SWITCHBOARD_PUBLIC_URL: base,
+      SIM_PROVISION_MS: '0',
+      SWITCHBOARD_API_RATE: '1000000',
+      SWITCHBOARD_API_BURST: '1000000',
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let partial = '';
+  const lines: Array<Record<string, any>> = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const p of parts) {
+      if (!p.trim()) continue;
+      try {
+        lines.push(JSON.parse(p));
+      } catch {
+        lines.push({ unparsed: p });
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const p: Proc = { name, child, lines, stdout: () => out, stderr: () => err, exited, base };
+  running.push(p);
+  return p;
+}
+
+async function waitFor<T>(p: Proc, pick: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let done = false;
+  void p.exited.then(() => (done = true));
+  for (;;) {
+    const v = pick();
+    if (v) return v;
+    if (done) throw new Error(`${p.name} exited before ${what}.\nstdout:\n${p.stdout()}\nstderr:\n${p.stderr()}`);
+    if (Date.now() > end) throw new Error(`${p.name}: timed out waiting for ${what}.\nstdout:\n${p.stdout()}\nstderr:\n${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const listening = (p: Proc) => waitFor(p, () => p.lines.find((l) => l.msg === 'switchboard listening'), 'the listening line');
+
+/** Two gateways spawned at the same moment on one new file; both must come up. */
+async function startPair(dbPath = newDbPath(), adminToken: string | null = ADMIN): Promise<[Proc, Proc, string]> {
+  const [p1, p2] = await Promise.all([spawnGateway('process 1', dbPath, adminToken), spawnGateway('process 2', dbPath, adminToken)]);
+  await Promise.all([listening(p1), listening(p2)]);
+  return [p1, p2, dbPath];
+}
+
+async function sigterm(p: Proc) {
+  p.child.kill('SIGTERM');
+  const r = await Promise.race([p.exited, new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+  if (!r) throw new Error(`${p.name} did not exit within 10 s of SIGTERM`);
+  return r;
+}
+
+async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function api(p: Proc, method: string, path: string, body?: unknown, token = ADMIN) {
+  const res = await fetch(p.base + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, text };
+}
+
+/** A signed Twilio voice webhook to p, signed with p's own public URL (as Twilio does). */
+async function voice(p: Proc, to: string, sid = callSid()) {
+  const r = prepareTwilio(p.base, '/carriers/twilio/voice', voiceParams({ CallSid: sid, To: to }), { authToken: TWILIO });
+  const res = await fetch(p.base + r.path, { method: 'POST', headers: r.headers, body: r.body });
+  const text = await res.text();
+  return { sid, status: res.status, text, twiml: res.status === 200 ? parseTwiml(text) : null };
+}
+
+/** A call to p that must be connected; returns its gateway call id. */
+async function connected(p: Proc, to: string, what: string): Promise<string> {
+  const v = await voice(p, to);
+  expect(v.status, `${what}: ${v.text}`).toBe(200);
+  expect(v.twiml!.reject, `${what}: ${v.text}`).toBeNull();
+  expect(v.twiml!.streamUrl, what).toBe(`ws://127.0.0.1:${new URL(p.base).port}/media/twilio`);
+  return v.twiml!.callId!;
+}
+
+async function readCall(p: Proc, callId: string) {
+  const r = await api(p, 'GET', `/api/calls/${callId}`);
+  expect(r.status, r.text).toBe(200);
+  return r.body.call as Record<string, any>;
+}
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function newFake() {
+  const f = await fakeAssistant({ echo: true });
+  fakes.push(f);
+  return f;
+}
+
+beforeAll(async () => {
+  const built = existsSync(MAIN) ? statSync(MAIN).mtimeMs : 0;
+  if (!built || Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'db'))) > built) {
+    await promisify(execFile)('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeout: 60_000 });
+  }
+  expect(existsSync(MAIN)).toBe(true);
+}, 60_000);
+
+afterEach(() => {
+  for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+});
+afterAll(async () => {
+  for (const f of fakes.splice(0)) await f.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('two gateway processes on one database file', () => {
+  it('start together on a new file: both come up, one migrates and loads the inventory, one admin token and one server secret', async () => {
+    const inventoryRows = readdirSync(join(ROOT, 'fixtures', 'inventory'))
+      .filter((f) => f.endsWith('.csv'))
+      .reduce((n, f) => n + readFileSync(join(ROOT, 'fixtures', 'inventory', f), 'utf8').split('\n').filter((l) => l.length > 0).length - 1, 0);
+    expect(inventoryRows).toBeGreaterThan(1000);
+    // Several rounds: the race between the two start-ups lands differently each time.
+    for (let round = 0; round < 2; round++) {
+      // Round 0 configures no admin token: exactly one of the two generates and prints one.
+      const [p1, p2, dbPath] = await startPair(newDbPath(), round === 0 ? null : ADMIN);
+      let token = ADMIN;
+      if (round === 0) {
+        const printed = [p1, p2].flatMap((p) => p.lines.filter((l) => typeof l.adminToken === 'string').map((l) => l.adminToken as string));
+        expect(printed.length, 'admin tokens printed by the two processes').toBe(1);
+        token = printed[0]!;
+      }
+      for (const p of [p1, p2]) {
+        expect((await fetch(`${p.base}/readyz`)).status, p.name).toBe(200);
+        const search = await api(p, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', limit: 1 } }, token);
+        expect(search.status, search.text).toBe(200);
+        expect(search.body.numbers.length).toBe(1);
+      }
+      // Exactly one of them loaded the inventory.
+      const loaders = [p1, p2].filter((p) => p.lines.some((l) => l.msg === 'loaded the simulated carrier inventory'));
+      expect(loaders.length, `round ${round}`).toBe(1);
+      const exits = await Promise.all([sigterm(p1), sigterm(p2)]);
+      expect(exits).toMatchObject([{ code: 0 }, { code: 0 }]);
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        expect(db.prepare('SELECT count(*) FROM sim_inventory').pluck().get()).toBe(inventoryRows);
+        expect(db.prepare('SELECT count(*) FROM api_tokens WHERE team_id IS NULL').pluck().get()).toBe(1);
+        expect(db.prepare("SELECT count(*) FROM meta WHERE key = 'server_secret'").pluck().get()).toBe(1);
+        expect(db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()).toBe(
+          readdirSync(join(ROOT, 'db', 'migrations')).filter((f) => f.endsWith('.sql')).length,
+        );
+      } finally {
+        db.close();
+      }
+    }
+  }, 40_000);
+
+  it('a write through either process routes the very next call at the other: 120 alternations, no misroute; retries, release, suspend and media tokens cross processes', async () => {
+    const [p1, p2, dbPath] = await startPair();
+    const procs = [p1, p2] as const;
+    const fakeA = await newFake();
+    const fakeB = await newFake();
+
+    const team = await api(p1, 'POST', '/api/teams', { name: 'Multi', slug: 'multi', plan: 'pro' });
+    expect(team.status, team.text).toBe(201);
+    const teamId = team.body.team.id as string;
+    const a = await api(p1, 'POST', '/api/assistants', { teamId, name: 'A', mediaUrl: fakeA.url });
+    const b = await api(p2, 'POST', '/api/assistants', { teamId, name: 'B', mediaUrl: fakeB.url });
+    expect(a.status, a.text).toBe(201);
+    expect(b.status, b.text).toBe(201);
+    const ids = { A: a.body.assistant.id as string, B: b.body.assistant.id as string };
+
+    const search = await api(p1, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', limit: 1 } });
+    const e164 = search.body.numbers[0].phoneNumber as string;
+    const bought = await api(p1, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164, teamId });
+    expect(bought.status, bought.text).toBe(201);
+    const numberId = bought.body.phoneNumber.id as string;
+    await until(async () => (await api(p2, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active', 'the number to be active');
+
+    const assignTo = async (via: Proc, who: 'A' | 'B') => {
+      const r = await api(via, 'PATCH', `/api/assistants/${ids[who]}/telephony/phone-numbers`, { accountSlug: 'multi', phoneNumberIds: [numberId] });
+      expect(r.status, `${via.name} PATCH: ${r.text}`).toBe(200);
+      expect(r.body.assistant.phoneNumberIds).toEqual([numberId]);
+    };
+
+    // Assign via process 1; warm both caches.
+    await assignTo(p1, 'A');
+    for (const p of procs) {
+      const callId = await connected(p, e164, `warm-up at ${p.name}`);
+      expect((await readCall(p === p1 ? p2 : p1, callId)).assistantId).toBe(ids.A);
+    }
+
+    // Reassign through one process, call the other one at once: its cache was
+    // warm (two calls just routed there), and it must not serve it.
+    let current: 'A' | 'B' = 'A';
+    const misroutes: string[] = [];
+    for (let i = 0; i < ALTERNATIONS; i++) {
+      const writer = procs[i % 2]!;
+      const caller = procs[(i + 1) % 2]!;
+      // Warm the caller's cache with the current assignment (the second call is a cache hit).
+      for (let w = 0; w < 2; w++) {
+        const warm = await connected(caller, e164, `alternation ${i}: warm call ${w} at ${caller.name}`);
+        if (w === 1) expect((await readCall(writer, warm)).assistantId, `alternation ${i}: warm call`).toBe(ids[current]);
+      }
+      const next: 'A' | 'B' = current === 'A' ? 'B' : 'A';
+      await assignTo(writer, next);
+      current = next;
+      const callId = await connected(caller, e164, `alternation ${i}: call at ${caller.name} right after the PATCH at ${writer.name}`);
+      const got = (await readCall(procs[i % 3 === 0 ? 0 : 1], callId)).assistantId;
+      if (got !== ids[current]) misroutes.push(`alternation ${i}: PATCH at ${writer.name} to ${current}, call at ${caller.name} went to ${got === ids.A ? 'A' : got === ids.B ? 'B' : got}`);
+    }
+    expect(misroutes).toEqual([]);
+    // The warm calls were served from memory: both caches really were warm.
+    for (const p of procs) {
+      const m = await (await fetch(`${p.base}/metrics`)).text();
+      expect(metric(m, 'switchboard_routing_cache_hits_total'), p.name).toBeGreaterThanOrEqual(ALTERNATIONS / 2);
+    }
+
+    // A carrier retry of one CallSid reaching process 1, then process 2: the same
+    // answer, one record (the unique index, not a process's memory).
+    const sid = callSid();
+    const first = await voice(p1, e164, sid);
+    const retry = await voice(p2, e164, sid);
+    expect(first.status).toBe(200);
+    expect(retry.status).toBe(200);
+    expect(first.twiml!.callId).toBeTruthy();
+    expect(retry.twiml!.callId).toBe(first.twiml!.callId);
+    expect(retry.twiml!.token).toBe(first.twiml!.token);
+    // And two copies arriving at both processes at the same moment.
+    const sid2 = callSid();
+    const [c1, c2] = await Promise.all([voice(p1, e164, sid2), voice(p2, e164, sid2)]);
+    expect(c1.status).toBe(200);
+    expect(c2.status).toBe(200);
+    expect(c1.twiml!.callId).toBeTruthy();
+    expect(c2.twiml!.callId).toBe(c1.twiml!.callId);
+
+    // A media token issued by process 1 opens a stream at process 2.
+    const routed = await voice(p1, e164);
+    expect(routed.twiml!.callId, routed.text).toBeTruthy();
+    const pinned = current;
+    const fake = pinned === 'A' ? fakeA : fakeB;
+    const conn = fake.connections.length;
+    const c = await carrierSocket(`ws://127.0.0.1:${new URL(p2.base).port}/media/twilio`);
+    c.ws.send(CONNECTED);
+    c.ws.send(twilioStart(routed.twiml!.callId!, routed.twiml!.token!, routed.sid));
+    for (let i = 3; i < 13; i++) c.ws.send(mediaFrame(i));
+    await until(() => fake.received[conn]?.length === 12 && c.received.length === 10, 'the frames to reach the assistant through process 2');
+    expect(fake.received[conn]!.slice(2)).toEqual(Array.from({ length: 10 }, (_, k) => mediaFrame(3 + k)));
+    expect(JSON.parse(fake.received[conn]![1]!).start.callSid).toBe(routed.sid);
+    c.ws.close(1000);
+    await fake.closed(conn + 1);
+    await until(async () => (await readCall(p1, routed.twiml!.callId!)).status === 'completed', 'the bridged call to be completed');
+    expect(await readCall(p1, routed.twiml!.callId!)).toMatchObject({ assistantId: ids[pinned], endReason: 'carrier_hangup' });
+
+    // Suspend through process 1 (admin): process 2, warm, rejects "suspended".
+    await connected(p2, e164, 'warm before suspend');
+    await connected(p2, e164, 'warm before suspend');
+    const susp = await api(p1, 'PATCH', `/api/phone-numbers/${numberId}`, { status: 'suspended' });
+    expect(susp.status, susp.text).toBe(200);
+    const s = await voice(p2, e164);
+    expect(s.status).toBe(200);
+    expect(s.twiml!.reject, s.text).toBe('rejected');
+    const sRow = (await api(p1, 'GET', `/api/calls?teamId=${teamId}&status=rejected`)).body.calls.find((x: any) => x.carrierCallId === s.sid);
+    expect(sRow).toMatchObject({ carrierCallId: s.sid, status: 'rejected', reason: 'suspended' });
+
+    // Reactivate through process 2; process 1 routes again (and is warm).
+    const react = await api(p2, 'PATCH', `/api/phone-numbers/${numberId}`, { status: 'active' });
+    expect(react.status, react.text).toBe(200);
+    await connected(p1, e164, 'after reactivation');
+    await connected(p1, e164, 'after reactivation');
+
+    // Release through process 2: process 1 rejects "released".
+    const rel = await api(p2, 'DELETE', `/api/phone-numbers/${numberId}`);
+    expect(rel.status, rel.text).toBe(200);
+    expect(rel.body.phoneNumber.status).toBe('released');
+    const r = await voice(p1, e164);
+    expect(r.status).toBe(200);
+    expect(r.twiml!.reject, r.text).toBe('rejected');
+    const rRow = (await api(p2, 'GET', `/api/calls?teamId=${teamId}&status=rejected`)).body.calls.find((x: any) => x.carrierCallId === r.sid);
+    expect(rRow).toMatchObject({ carrierCallId: r.sid, status: 'rejected', reason: 'released' });
+
+    expect(await sigterm(p1)).toMatchObject({ code: 0 });
+    expect(await sigterm(p2)).toMatchObject({ code: 0 });
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const count = db.prepare('SELECT count(*) FROM calls WHERE carrier_call_id = ?').pluck();
+      expect(count.get(sid)).toBe(1);
+      expect(count.get(sid2)).toBe(1);
+      // Two warm-ups, three calls per alternation, and the nine calls after them.
+      expect(db.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(2 + 3 * ALTERNATIONS + 9);
+    } finally {
+      db.close();
+    }
+  }, 40_000);
+});
