@@ -21,6 +21,18 @@ export const REDACT_PATHS = [
   'req.headers["x-switchboard-signature"]',
 ];
 
+/** stdout, asynchronously. A reader that went away (EPIPE) must not stop the gateway. */
+function stdoutDestination(): DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false });
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      // Nobody reads the logs any more: drop them rather than retry forever.
+      (dest as unknown as { flushSync: () => void }).flushSync = () => {};
+    }
+  });
+  return dest;
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -30,7 +42,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? stdoutDestination(),
   );
 }
 

@@ -43,13 +43,18 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Past the drain, give the log flush a bounded time: a closed stdout pipe
+    // can make pino's flush retry forever (EPIPE), and we must still exit.
+    const hardStop = () => setTimeout(() => process.exit(0), 3000);
     gw.drain(config.drainMs).then(
       () => {
         log.info('stopped');
+        hardStop();
         log.flush(() => process.exit(0));
       },
       (err) => {
         log.error({ err }, 'shutdown failed');
+        setTimeout(() => process.exit(1), 3000);
         log.flush(() => process.exit(1));
       },
     );

@@ -103,6 +103,11 @@ export class MediaServer {
       this.d.log.warn({ protocol, callId: typeof callId === 'string' ? callId.slice(0, 64) : undefined }, 'media stream refused: bad or missing token');
       return ws.close(POLICY, 'invalid call token');
     }
+    if (call.carrier !== protocol) {
+      // A Twilio call's token opens only /media/twilio, a generic call's only /media/generic.
+      this.d.log.warn({ protocol, callId: call.id }, 'media stream refused: wrong endpoint for this call');
+      return ws.close(POLICY, 'wrong media endpoint for this call');
+    }
     if (call.endedAt !== null || this.d.registry.has(call.id)) {
       this.d.log.warn({ callId: call.id }, 'media stream refused: call already bridged or ended');
       return ws.close(POLICY, 'call already bridged or ended');

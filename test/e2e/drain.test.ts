@@ -276,10 +276,17 @@ describe('SIGTERM drain, the real process', () => {
     const fake = await newFake();
     const { e164 } = await provision(p, fake);
     const { c, conn } = await liveCall(p, fake, e164);
+    // A call that never ends: the carrier keeps streaming 20 ms frames (the
+    // assistant echoes each) right up to the moment the gateway closes it.
+    let seq = 13;
+    const talk = setInterval(() => {
+      if (c.ws.readyState === WebSocket.OPEN) c.ws.send(mediaFrame(seq++));
+    }, 20);
 
     const signalled = Date.now();
     p.child.kill('SIGTERM');
-    const [carrierClose, assistantClose] = await Promise.all([c.closed, fake.closed(conn + 1)]);
+    const [carrierClose, assistantClose] = await Promise.all([c.closed, fake.closed(conn + 1)]).finally(() => clearInterval(talk));
+    expect(c.received.length).toBeGreaterThan(10 + 10); // it was still relaying while draining
     const closedAfter = Date.now() - signalled;
     expect(carrierClose.code).toBe(1001);
     expect(assistantClose.code).toBe(1001);

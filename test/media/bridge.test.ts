@@ -60,6 +60,14 @@ describe('media bridge', () => {
     expect(assistant.received.length).toBe(before);
   });
 
+  it("refuses a Twilio call's token on the generic endpoint (1008, nothing relayed)", async () => {
+    const token = routedCall(t, 'call-4', 'asst-1', assistant.url);
+    const before = assistant.received.length;
+    const c = await carrierSocket(`${base}/media/generic/call-4?token=${token}`);
+    expect((await c.closed).code).toBe(1008);
+    expect(assistant.received.length).toBe(before);
+  });
+
   it('answers 404 before the upgrade on an unknown path', async () => {
     await expect(carrierSocket(`${base}/media/nope`)).rejects.toThrow(/404/);
   });

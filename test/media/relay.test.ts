@@ -420,6 +420,7 @@ describe('media server start timeout', () => {
         },
         markAnswered: () => {},
         markEnded: () => {},
+        bindCarrierCallId: () => {},
       },
       log: pino({ level: 'silent' }),
       startTimeoutMs: 300,
