@@ -120,8 +120,11 @@ export function createGateway(o: GatewayOptions): Gateway {
   const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder }, { defaultMetrics: o.defaultMetrics ?? true });
   services.numbers.events = metrics;
 
-  // Failed authentications and failed carrier signatures share one budget per source address.
-  const failureLimiter = new RateLimiter({ capacity: config.authFailureLimit, refillPerSec: config.authFailureLimit / 60 });
+  // Failures only, per source address: failed API authentications and failed
+  // carrier signatures each have their own budget.
+  const failureBudget = { capacity: config.authFailureLimit, refillPerSec: config.authFailureLimit / 60 };
+  const authFailures = new RateLimiter(failureBudget);
+  const signatureFailures = new RateLimiter(failureBudget);
   const apiLimiter = new RateLimiter({ capacity: config.apiBurst, refillPerSec: config.apiRate });
   const carriers = createCarrierHandler({
     twilio,
@@ -131,11 +134,11 @@ export function createGateway(o: GatewayOptions): Gateway {
     insecureWebhooks: config.insecureWebhooks,
     log,
     metrics,
-    failureLimiter,
+    failureLimiter: signatureFailures,
   });
 
   const ping = db.$client.prepare('SELECT 1').pluck();
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, failureLimiter });
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, failureLimiter: authFailures });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
   const server = http.createServer((req, res) => {
     if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);

@@ -25,7 +25,7 @@ export interface CarrierHandlerDeps {
   insecureWebhooks: boolean;
   log: Logger;
   metrics: Metrics;
-  /** Per source address, fed by failed signatures; correctly signed webhooks never spend from it. */
+  /** Per source address, spent by failed signatures only (its own budget, apart from /api's). */
   failureLimiter: RateLimiter;
 }
 
@@ -81,19 +81,21 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       return fail(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
     }
 
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const blocked = d.failureLimiter.blockedFor(ip);
-    if (blocked) {
-      d.metrics.rateLimited.inc({ kind: 'signature_failures' });
-      return fail(new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${blocked} s.`, undefined, { 'Retry-After': String(blocked) }));
-    }
-
     readBody(req, BODY_LIMIT).then(
       async (body) => {
         const raw: RawRequest = { url, headers: req.headers, body };
         try {
           if (!adapter.verify(raw)) {
-            d.failureLimiter.take(ip);
+            // Verify first, throttle only failures: a correctly signed webhook
+            // is never refused, whatever else came from its address (Twilio's
+            // egress addresses are shared by every Twilio customer, so anyone
+            // could otherwise exhaust the budget and block our real calls).
+            const ip = req.socket.remoteAddress ?? 'unknown';
+            const wait = d.failureLimiter.take(ip);
+            if (wait) {
+              d.metrics.rateLimited.inc({ kind: 'signature_failures' });
+              throw new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${wait} s.`, undefined, { 'Retry-After': String(wait) });
+            }
             throw new AppError('INVALID_SIGNATURE', `The ${carrier === 'twilio' ? 'X-Twilio-Signature' : 'X-Switchboard-Signature'} header is missing or does not match this request.`);
           }
           if (action === 'inbound') {

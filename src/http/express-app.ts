@@ -38,7 +38,7 @@ export interface ExpressDeps {
   metrics: Metrics;
   /** Per token on /api. */
   apiLimiter: RateLimiter;
-  /** Per source address, fed by failed authentications (and failed carrier signatures). */
+  /** Per source address, spent by failed authentications only. */
   failureLimiter: RateLimiter;
 }
 
@@ -92,17 +92,19 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
 
   app.use('/api', (req, res, next) => {
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const blocked = d.failureLimiter.blockedFor(ip);
-    if (blocked) {
-      d.metrics.rateLimited.inc({ kind: 'auth_failures' });
-      return next(rateLimited(blocked, 'Too many failed authentications from this address.'));
-    }
     const header = req.get('authorization');
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const p = m ? d.services.auth.authenticate(m[1]!) : null;
     if (!p) {
-      d.failureLimiter.take(ip);
+      // Only failures spend from the address's budget, and a valid token is
+      // never refused for its address: behind a shared proxy or NAT, one
+      // client's bad token must not lock everybody out.
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      const wait = d.failureLimiter.take(ip);
+      if (wait) {
+        d.metrics.rateLimited.inc({ kind: 'auth_failures' });
+        return next(rateLimited(wait, 'Too many failed authentications from this address.'));
+      }
       return next(new AppError('UNAUTHENTICATED', m ? 'The bearer token is not valid.' : 'Send Authorization: Bearer <token>.'));
     }
     const wait = d.apiLimiter.take(hashToken(m![1]!));

