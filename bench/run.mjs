@@ -6,6 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { mediaBench } from './media.mjs';
+import { purchaseBench } from './purchase.mjs';
 import { routingBench } from './routing.mjs';
 
 const args = process.argv.slice(2);
@@ -41,6 +43,72 @@ if (which.includes('routing')) {
   rows.push(`| p99 ≤ 2 × bare's p99 | ${fmt(r3, 2)} × | ${verdict(r3 <= 2)} |`);
   sections.push(['Inbound routing', rows.join('\n')]);
   console.log(`\nInbound routing\n${rows.join('\n')}`);
+}
+
+if (which.includes('media')) {
+  console.error('\n[media] Twilio Media Streams relay: carrier sim ↔ gateway ↔ echoing assistant sim, 50 frames/s per call');
+  const m = await mediaBench({ quick });
+  const ms = (x) => fmt(x, 2);
+  const pair = (a, b) => `${ms(a)} / ${ms(b)}`;
+  const rows = [
+    `Per call 50 frames/s each way (160-byte mu-law, Twilio JSON), ${m.seconds} s steady state per size after a ramp of 100 calls per 100 ms; ${m.rounds} alternating round(s) of direct and gateway, latency percentiles are medians over rounds, frame counts are totals. ` +
+      'One-way latency from send times carried in the frames; c→a measured at the assistant sim, a→c (the echo) at the carrier sim; added = through the gateway − direct. ' +
+      `Caveat: both simulators run in their own processes on the same ${os.cpus().length} cores as the gateway, so above a few hundred calls the load generators compete with the gateway for CPU and inflate both baseline and gateway latencies. ` +
+      `Open-file limit (ulimit -n) ${m.nofile}; the largest size needs ~${m.fdNeed} in the gateway${m.nofile >= m.fdNeed ? ', not a limit' : ': **a limit**'}.`,
+    '',
+    '| N | direction | frames sent | lost | reordered | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | gateway CPU | gateway RSS |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of m.results) {
+    const g = r.gateway, d = r.direct;
+    const fail = g.failedCalls ? ` (${g.failedCalls} calls failed)` : '';
+    rows.push(`| ${r.n.toLocaleString('en-US')} | carrier → assistant | ${g.sentC2A.toLocaleString('en-US')} | ${g.lostC2A}${fail} | ${g.reorderedC2A} | ${pair(d.c2a.p50, d.c2a.p99)} | ${pair(g.c2a.p50, g.c2a.p99)} | ${pair(r.added.c2a.p50, r.added.c2a.p99)} | ${fmt(g.gwCpu * 100)}% | ${mb(g.gwRss)} |`);
+    rows.push(`| | assistant → carrier | ${g.sentA2C.toLocaleString('en-US')} | ${g.lostA2C} | ${g.reorderedA2C} | ${pair(d.a2c.p50, d.a2c.p99)} | ${pair(g.a2c.p50, g.a2c.p99)} | ${pair(r.added.a2c.p50, r.added.a2c.p99)} | | |`);
+  }
+  const at = m.results.find((r) => r.n === m.goalCalls);
+  const notRun = quick ? 'not measured (--quick)' : 'not reached';
+  rows.push('', '| goal | measured | |', '|---|---:|---|');
+  rows.push(`| largest N that holds (0 lost/reordered, added p99 ≤ ${m.goalAddedP99} ms) ≥ ${m.goalCalls.toLocaleString('en-US')} | ${m.largest.toLocaleString('en-US')} calls | ${verdict(m.largest >= m.goalCalls)} |`);
+  rows.push(`| 0 frames lost or reordered at ${m.goalCalls.toLocaleString('en-US')} calls | ${at ? `${at.lost} lost, ${at.reordered} reordered, ${at.gateway.failedCalls} calls failed` : notRun} | ${verdict(!!at && at.lost === 0 && at.reordered === 0 && at.gateway.failedCalls === 0)} |`);
+  rows.push(`| added p99 ≤ ${m.goalAddedP99} ms at ${m.goalCalls.toLocaleString('en-US')} calls (worse direction) | ${at ? `${ms(at.worstAddedP99)} ms` : notRun} | ${verdict(!!at && at.worstAddedP99 <= m.goalAddedP99)} |`);
+  sections.push(['Media relay', rows.join('\n')]);
+  console.log(`\nMedia relay\n${rows.join('\n')}`);
+}
+
+if (which.includes('scale')) {
+  const big = quick ? 100_000 : 1_000_000;
+  console.error(`\n[scale] the gateway with 1,000 and ${big.toLocaleString()} numbers, traffic spread over all of them`);
+  const small = (await routingBench({ quick, numbers: 1000, targets: ['gateway'] })).gateway;
+  const large = (await routingBench({ quick, numbers: big, targets: ['gateway'] })).gateway;
+  const ratio = large.rps / small.rps;
+  const rows = [
+    '| numbers | req/s | p50 ms | p99 ms | errors | RSS | start-up to ready |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    `| 1,000 | ${fmt(small.rps)} | ${fmt(small.p50, 1)} | ${fmt(small.p99, 1)} | ${small.errors} | ${mb(small.rss)} | ${fmt(small.readyMs)} ms |`,
+    `| ${big.toLocaleString()} | ${fmt(large.rps)} | ${fmt(large.p50, 1)} | ${fmt(large.p99, 1)} | ${large.errors} | ${mb(large.rss)} | ${fmt(large.readyMs)} ms |`,
+    '',
+    '| goal | measured | |',
+    '|---|---:|---|',
+    `| throughput at ${big.toLocaleString()} ≥ 0.9 × at 1k | ${fmt(ratio, 2)} × | ${verdict(ratio >= 0.9)} |`,
+    `| RSS ≤ 300 MB at ${big.toLocaleString()} | ${mb(large.rss)} | ${verdict(large.rss <= 300 * 2 ** 20)} |`,
+    `| start-up to ready ≤ 2 s at ${big.toLocaleString()} | ${fmt(large.readyMs)} ms | ${verdict(large.readyMs <= 2000)} |`,
+  ];
+  sections.push(['Scale', rows.join('\n')]);
+  console.log(`\nScale\n${rows.join('\n')}`);
+}
+
+if (which.includes('purchase')) {
+  console.error('\n[purchase] purchases per second, plan limits enforced');
+  const rs = await purchaseBench({ quick });
+  const rows = [
+    '| inventory | teams | purchases/s | p50 ms | p99 ms | errors |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rs.map((r) => `| ${r.inventory.toLocaleString()} | ${r.teams} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} |`),
+  ];
+  const by = (inv, teams) => rs.find((r) => r.inventory === inv && r.teams === teams)?.rps;
+  if (by(200_000, 1)) rows.push('', `200k vs 20k inventory: ${fmt(by(200_000, 1) / by(20_000, 1), 2)} × (one team), ${fmt(by(200_000, 50) / by(20_000, 50), 2)} × (50 teams). No target yet; it must not degrade with inventory size.`);
+  sections.push(['Purchase path', rows.join('\n')]);
+  console.log(`\nPurchase path\n${rows.join('\n')}`);
 }
 
 if (!quick && chosen.length === 0) {
