@@ -18,6 +18,13 @@ const RANK: Record<string, number> = {
   canceled: 4,
 };
 
+/** A call record as first written, before the carrier or the bridge say anything about it. */
+export function newCall(
+  fields: Pick<Call, 'id' | 'teamId' | 'direction' | 'carrier' | 'carrierCallId' | 'from' | 'to' | 'phoneNumberId' | 'assistantId' | 'mediaUrl' | 'status' | 'reason' | 'createdAt'>,
+): Call {
+  return { ...fields, carrierStatus: null, carrierSeq: null, answeredAt: null, endedAt: null, durationSec: null, endReason: null };
+}
+
 export const CARRIER_STATUSES = Object.keys(RANK);
 // Own keys only: "constructor" or "__proto__" are not statuses.
 const rankOf = (s: string): number | undefined => (Object.hasOwn(RANK, s) ? RANK[s] : undefined);

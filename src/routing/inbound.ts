@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { CarrierName, InboundAnswer, InboundCall } from '../carriers/carrier.js';
 import type { Clock } from '../clock.js';
+import { newCall } from '../domain/call-status.js';
 import { normalizePhone } from '../domain/phone.js';
 import { decide, type Decision, type RejectReason } from '../domain/routing.js';
 import type { Call } from '../domain/types.js';
@@ -57,7 +58,7 @@ export class InboundRouter {
     const now = this.clock.now();
     const e164 = E164.test(c.to) ? c.to : normalizePhone(c.to, c.toCountry);
     const decision = decide(e164 ? this.routing.lookup(e164) : null, now);
-    const call: Call = {
+    const call = newCall({
       id: randomUUID(),
       teamId: decision.kind === 'unavailable' ? null : decision.teamId,
       direction: 'inbound',
@@ -70,14 +71,8 @@ export class InboundRouter {
       mediaUrl: decision.kind === 'connect' ? decision.mediaUrl : null,
       status: decision.kind === 'connect' ? 'routed' : 'rejected',
       reason: decision.kind === 'reject' ? decision.reason : null,
-      carrierStatus: null,
-      carrierSeq: null,
       createdAt: now,
-      answeredAt: null,
-      endedAt: null,
-      durationSec: null,
-      endReason: null,
-    };
+    });
     if (await this.recorder.record(call)) return { answer: { decision, callId: call.id }, call, retry: false };
     // Recorded before (a retry that reached another process, or came after a
     // restart): answer exactly as the first time.

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CarrierName, StatusUpdate } from '../carriers/carrier.js';
 import type { Clock } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
-import { applyCarrierStatus, CARRIER_STATUSES, isCarrierStatus } from '../domain/call-status.js';
+import { applyCarrierStatus, CARRIER_STATUSES, isCarrierStatus, newCall } from '../domain/call-status.js';
 import { nationalNumberOf, parsePhone } from '../domain/phone.js';
 import type { Call, PhoneNumber, Principal } from '../domain/types.js';
 import type { CallListFilter, CallStore } from '../store/calls.js';
@@ -149,7 +149,7 @@ export class CallService {
       // when several calls start within one millisecond.
       const lastUsed = Math.max(now, ...candidates.map((c) => (c.lastUsedAt ?? 0) + 1));
       this.numbers.update(number.id, { lastUsedAt: lastUsed });
-      const call: Call = {
+      const call = newCall({
         id: randomUUID(),
         teamId: assistant.teamId,
         direction: 'outbound',
@@ -162,14 +162,8 @@ export class CallService {
         mediaUrl: assistant.mediaUrl,
         status: 'routed',
         reason: null,
-        carrierStatus: null,
-        carrierSeq: null,
         createdAt: now,
-        answeredAt: null,
-        endedAt: null,
-        durationSec: null,
-        endReason: null,
-      };
+      });
       this.calls.insert(call);
       return { call, number };
     });

@@ -404,22 +404,18 @@ export class NumberService {
   }
 
   private recordAudit(p: Principal, action: AuditAction, n: PhoneNumber, details: Record<string, unknown> | null): void {
-    this.audit.record({
-      teamId: n.teamId,
-      actor: actorOf(p),
-      action,
-      phoneNumberId: n.id,
-      e164: n.e164,
-      assistantId: n.assistantId,
-      details,
-      createdAt: this.clock.now(),
-    });
+    this.writeAudit(actorOf(p), action, n, details);
   }
 
+  /** Changes nobody asked for in that request: provisioning results, expiries. */
   private recordAuditSystem(action: AuditAction, n: PhoneNumber, details: Record<string, unknown> | null): void {
+    this.writeAudit('system', action, n, details);
+  }
+
+  private writeAudit(actor: string, action: AuditAction, n: PhoneNumber, details: Record<string, unknown> | null): void {
     this.audit.record({
       teamId: n.teamId,
-      actor: 'system',
+      actor,
       action,
       phoneNumberId: n.id,
       e164: n.e164,
