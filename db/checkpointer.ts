@@ -38,6 +38,10 @@ export function startCheckpointer(path: string, everyMs = 1000): Checkpointer {
     stop: () =>
       new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());
+        // Keep the process alive until the worker is done: by now the server
+        // is closed, and with nothing else referenced Node would exit with
+        // this promise pending, before the database is closed.
+        worker.ref();
         worker.postMessage('stop');
         setTimeout(() => void worker.terminate(), 2000).unref();
       }),

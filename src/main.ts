@@ -29,6 +29,13 @@ async function main(): Promise<void> {
     // Shown once: it must reach stdout even if the process dies right after.
     flushSync(log);
   }
+  if (gw.services.auth.revokedAdminTokens) {
+    log.warn({ revoked: gw.services.auth.revokedAdminTokens }, 'SWITCHBOARD_ADMIN_TOKEN is set: other admin tokens were revoked');
+  }
+  if (!config.insecureWebhooks) {
+    if (!config.twilioAuthToken) log.warn('TWILIO_AUTH_TOKEN is not set: /carriers/twilio/* answers 503 until it is.');
+    if (!config.webhookSecret) log.warn('SWITCHBOARD_WEBHOOK_SECRET is not set: /carriers/generic/* answers 503 until it is.');
+  }
   if (config.insecureWebhooks) log.warn('SWITCHBOARD_INSECURE_WEBHOOKS=1: carrier webhooks are accepted WITHOUT signature checks. Local experiments only.');
   await gw.start();
   const addr = await gw.listen();
@@ -38,7 +45,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) {
       log.warn({ signal, liveCalls: gw.liveCalls.size }, 'second signal: exiting now');
-      log.flush();
+      flushSync(log);
       process.exit(1);
     }
     stopping = true;

@@ -43,7 +43,7 @@ export class Metrics implements NumberEvents {
 
   constructor(src: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_process_' });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
     this.calls = new Counter({
       name: 'switchboard_calls_total',
       help: 'Inbound calls answered, by carrier and routing decision (reason for rejects).',

@@ -68,7 +68,7 @@ const purchaseBody = z.strictObject({
 const numberPatch = z.strictObject({ status: z.enum(['active', 'suspended'], { message: 'must be "active" or "suspended"' }) });
 const numberQuery = z.object({
   teamId: id.optional(),
-  status: z.enum(['purchasing', 'active', 'suspended', 'error', 'released'], { message: 'must be a number status' }).optional(),
+  status: z.enum(['purchasing', 'active', 'suspended', 'error', 'released'], { message: 'must be one of purchasing, active, suspended, error, released' }).optional(),
   assistantId: id.optional(),
 });
 const auditQuery = z.object({
@@ -90,6 +90,14 @@ const idempotencyKey = (req: Request): string | undefined => {
   if (k.length === 0 || k.length > 255) throw new AppError('INVALID_REQUEST', 'Idempotency-Key: must be 1 to 255 characters.');
   return k;
 };
+
+/** Answers 405 with Allow for a path whose other methods are routed above. */
+const onlyMethods =
+  (...methods: string[]) =>
+  (req: Request, res: Response): void => {
+    res.setHeader('Allow', methods.join(', '));
+    throw new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.baseUrl}${req.path}; use ${methods.join(' or ')}.`);
+  };
 
 export function apiRouter(s: Services): Router {
   const r = Router();
@@ -162,6 +170,8 @@ export function apiRouter(s: Services): Router {
     });
     res.json({ numbers: numbers.map(availableNumberJson) });
   });
+  // These two paths would otherwise fall through to /phone-numbers/:id.
+  r.all('/phone-numbers/search', onlyMethods('POST'));
   r.post('/phone-numbers/purchase', async (req, res) => {
     const p = principal(res);
     const input = parse(purchaseBody, body(req.body));
@@ -175,6 +185,7 @@ export function apiRouter(s: Services): Router {
   };
   r.get('/phone-numbers/purchase', listNumbers);
   r.get('/phone-numbers', listNumbers);
+  r.all('/phone-numbers/purchase', onlyMethods('GET', 'POST'));
   r.get('/phone-numbers/:id', (req, res) => {
     res.json({ phoneNumber: phoneNumberJson(s.numbers.get(principal(res), req.params.id)) });
   });

@@ -64,7 +64,8 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     };
     const fail = (err: unknown) => {
       const e = toAppError(err);
-      if (e.status >= 500) log.error({ err, reqId }, 'carrier webhook failed');
+      // Only bugs are errors; a 503 for a missing key or a drain is expected.
+      if (e.code === 'INTERNAL') log.error({ err, reqId }, 'carrier webhook failed');
       fields.error = e.code;
       if (e.headers) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
       d.metrics.webhooksRejected.inc({ carrier: route?.[0] ?? 'unknown', code: e.code });
@@ -86,6 +87,9 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
         const raw: RawRequest = { url, headers: req.headers, body };
         try {
           if (!adapter.verify(raw)) {
+            // Not secret, and the first thing to compare when signatures fail:
+            // it must be exactly the URL configured at the carrier.
+            fields.checkedUrl = carrier === 'twilio' ? d.twilio.signedUrl(raw) : undefined;
             // Verify first, throttle only failures: a correctly signed webhook
             // is never refused, whatever else came from its address (Twilio's
             // egress addresses are shared by every Twilio customer, so anyone

@@ -13,6 +13,9 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 export const newToken = (kind: 'admin' | 'team'): string => `sb_${kind}_${randomBytes(24).toString('base64url')}`;
 
 export class AuthService {
+  /** Admin tokens revoked by the last bootstrapAdmin (main logs it). */
+  revokedAdminTokens = 0;
+
   constructor(
     private readonly tokens: TokenStore,
     private readonly clock: Clock,
@@ -43,7 +46,12 @@ export class AuthService {
     // generate one.
     return this.tokens.transaction(() => {
       if (configured) {
-        if (!this.tokens.findByHash(hashToken(configured))) this.issue(null, configured);
+        // The configured token is the admin token: any other (an earlier
+        // generated or configured one) stops working, so changing the
+        // variable rotates it.
+        const hash = hashToken(configured);
+        this.revokedAdminTokens = this.tokens.revokeAdminExcept(hash);
+        if (!this.tokens.findByHash(hash)) this.issue(null, configured);
         return null;
       }
       if (this.tokens.hasAdmin()) return null;

@@ -60,6 +60,11 @@ export class TokenStore {
     return this.db.select({ teamId: apiTokens.teamId }).from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).get();
   }
 
+  /** Deletes every admin token but the one with this hash; returns how many went. */
+  revokeAdminExcept(tokenHash: string): number {
+    return this.db.$client.prepare('DELETE FROM api_tokens WHERE team_id IS NULL AND token_hash <> ?').run(tokenHash).changes;
+  }
+
   hasAdmin(): boolean {
     return !!this.db.select({ id: apiTokens.id }).from(apiTokens).where(sql`${apiTokens.teamId} IS NULL`).limit(1).get();
   }

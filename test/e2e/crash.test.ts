@@ -12,33 +12,14 @@
 // The kill points come from a seeded PRNG. Every round prints its seed; to
 // replay one, run with SWITCHBOARD_CRASH_SEED=<seed> (one round per seed,
 // comma-separated). SWITCHBOARD_CRASH_ROUNDS changes the number of rounds.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseTwiml } from '../helpers/carrier.js';
 import { CONNECTED, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
-import {
-  PLAN_LIMITS,
-  api,
-  ensureBuilt,
-  freePort,
-  isAlive,
-  must,
-  prng,
-  runTraffic,
-  sleep,
-  spawnProc,
-  voice,
-  waitListening,
-  type Answered,
-  type Plan,
-  type Proc,
-  type TeamCtx,
-  type TrafficLog,
-} from './traffic.js';
+import { api, gatewayHooks, sleep, spawnGateway, tempDir, until as pollUntil, type Gateway } from './server.js';
+import { PLAN_LIMITS, must, prng, runTraffic, voice, type Answered, type Plan, type TeamCtx, type TrafficLog } from './traffic.js';
 
 const ADMIN = 'sb_admin_e2e_crash_0123456789abcdef';
 const TWILIO = 'tw_e2e_crash_token';
@@ -52,22 +33,15 @@ const seeds: number[] = process.env.SWITCHBOARD_CRASH_SEED
       return Array.from({ length: n }, (_, i) => (base + i * 0x9e3779b1) >>> 0);
     })();
 
-const running: Proc[] = [];
-const dirs: string[] = [];
 let fake: FakeAssistant;
 
+gatewayHooks({ timeoutMs: 90_000 });
 beforeAll(async () => {
-  await ensureBuilt(90_000);
   fake = await fakeAssistant({ echo: true });
 }, 90_000);
 
-afterEach(() => {
-  for (const p of running.splice(0)) if (isAlive(p)) p.child.kill('SIGKILL');
-});
-
 afterAll(async () => {
   await fake?.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const envFor = (dbPath: string): Record<string, string> => ({
@@ -81,24 +55,18 @@ const envFor = (dbPath: string): Record<string, string> => ({
   SWITCHBOARD_DRAIN_MS: '0',
 });
 
-async function launch(dbPath: string): Promise<Proc> {
-  const p = spawnProc(await freePort(), envFor(dbPath));
-  running.push(p);
+const launch = (dbPath: string): Promise<Gateway> => spawnGateway(envFor(dbPath), { outputTail: 4000 });
+async function start(dbPath: string): Promise<Gateway> {
+  const p = await launch(dbPath);
+  await p.waitListening({ killOnTimeout: true });
   return p;
 }
-const start = async (dbPath: string) => waitListening(await launch(dbPath));
 
-/** Polls until fn is true; throws with `what` after timeoutMs. */
-async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** Polls every 20 ms until fn is true; throws with `what` after timeoutMs. */
+const until = (fn: () => boolean | Promise<boolean>, what: string, timeoutMs: number) => pollUntil(fn, what, timeoutMs, 20);
 
 /** Teams (starter, free, pro), two assistants each pointing at the fake assistant, a few active assigned numbers. */
-async function setUp(p: Proc, round: number) {
+async function setUp(p: Gateway, round: number) {
   const plans: Plan[] = ['starter', 'free', 'pro'];
   const teams: TeamCtx[] = [];
   for (const plan of plans) {
@@ -176,8 +144,7 @@ const reports: RoundReport[] = [];
 
 async function round(seed: number, index: number): Promise<RoundReport> {
   const rng = prng(seed);
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-crash-'));
-  dirs.push(dir);
+  const dir = tempDir('switchboard-crash-');
   const dbPath = join(dir, 'switchboard.db');
   const checks: string[] = [];
 

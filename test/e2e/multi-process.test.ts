@@ -5,69 +5,23 @@
 // cache entry before its next lookup. Media tokens are keyed by the server
 // secret stored in the database, so a token issued by one process opens a
 // stream at the other.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { callSid, parseTwiml, prepareTwilio, voiceParams } from '../helpers/carrier.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { callSid } from '../helpers/carrier.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
+import { twilioVoiceCall } from './calls.js';
+import { ROOT, api as request, gatewayHooks, spawnGateway, tempDir, until, type Gateway } from './server.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const ADMIN = 'sb_admin_e2e_multi_0123456789abcdef';
 const TWILIO = 'tw_e2e_multi_token';
 const ALTERNATIONS = 120;
 
-/** Newest modification time of any file under dir (0 if it does not exist). */
-function newest(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let max = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return max;
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  lines: Array<Record<string, any>>;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  base: string;
-}
-
-const running: Proc[] = [];
-const dirs: string[] = [];
 const fakes: FakeAssistant[] = [];
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SWITCHBOARD_|SIM_|TWILIO_)/.test(k) || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
 function newDbPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-multi-'));
-  dirs.push(dir);
+  const dir = tempDir('switchboard-multi-');
   // A folder that does not exist yet: both processes create it.
   return join(dir, 'data', 'switchboard.db');
 }
@@ -77,106 +31,34 @@ function newDbPath(): string {
  * processes share the one stored in the database. adminToken null: none
  * configured, the first start generates one.
  */
-async function spawnGateway(name: string, dbPath: string, adminToken: string | null = ADMIN): Promise<Proc> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: cleanEnv({
-      PORT: String(port),
-      HOST: '127.0.0.1',
+function spawnOnFile(name: string, dbPath: string, adminToken: string | null = ADMIN): Promise<Gateway> {
+  return spawnGateway(
+    {
       SWITCHBOARD_DB: dbPath,
       ...(adminToken ? { SWITCHBOARD_ADMIN_TOKEN: adminToken } : {}),
       TWILIO_AUTH_TOKEN: TWILIO,
-      SWITCHBOARD_PUBLIC_URL: base,
       SIM_PROVISION_MS: '0',
       SWITCHBOARD_API_RATE: '1000000',
       SWITCHBOARD_API_BURST: '1000000',
-    }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  let partial = '';
-  const lines: Array<Record<string, any>> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    partial += chunk;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const p of parts) {
-      if (!p.trim()) continue;
-      try {
-        lines.push(JSON.parse(p));
-      } catch {
-        lines.push({ unparsed: p });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const p: Proc = { name, child, lines, stdout: () => out, stderr: () => err, exited, base };
-  running.push(p);
-  return p;
+    },
+    { name },
+  );
 }
-
-async function waitFor<T>(p: Proc, pick: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let done = false;
-  void p.exited.then(() => (done = true));
-  for (;;) {
-    const v = pick();
-    if (v) return v;
-    if (done) throw new Error(`${p.name} exited before ${what}.\nstdout:\n${p.stdout()}\nstderr:\n${p.stderr()}`);
-    if (Date.now() > end) throw new Error(`${p.name}: timed out waiting for ${what}.\nstdout:\n${p.stdout()}\nstderr:\n${p.stderr()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const listening = (p: Proc) => waitFor(p, () => p.lines.find((l) => l.msg === 'switchboard listening'), 'the listening line');
 
 /** Two gateways spawned at the same moment on one new file; both must come up. */
-async function startPair(dbPath = newDbPath(), adminToken: string | null = ADMIN): Promise<[Proc, Proc, string]> {
-  const [p1, p2] = await Promise.all([spawnGateway('process 1', dbPath, adminToken), spawnGateway('process 2', dbPath, adminToken)]);
-  await Promise.all([listening(p1), listening(p2)]);
+async function startPair(dbPath = newDbPath(), adminToken: string | null = ADMIN): Promise<[Gateway, Gateway, string]> {
+  const [p1, p2] = await Promise.all([spawnOnFile('process 1', dbPath, adminToken), spawnOnFile('process 2', dbPath, adminToken)]);
+  await Promise.all([p1.waitListening(), p2.waitListening()]);
   return [p1, p2, dbPath];
 }
 
-async function sigterm(p: Proc) {
-  p.child.kill('SIGTERM');
-  const r = await Promise.race([p.exited, new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
-  if (!r) throw new Error(`${p.name} did not exit within 10 s of SIGTERM`);
-  return r;
-}
-
-async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function api(p: Proc, method: string, path: string, body?: unknown, token = ADMIN) {
-  const res = await fetch(p.base + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, text };
-}
+const api = (p: Gateway, method: string, path: string, body?: unknown, token = ADMIN) => request(p.base, token, method, path, body);
 
 /** A signed Twilio voice webhook to p, signed with p's own public URL (as Twilio does). */
-async function voice(p: Proc, to: string, sid = callSid()) {
-  const r = prepareTwilio(p.base, '/carriers/twilio/voice', voiceParams({ CallSid: sid, To: to }), { authToken: TWILIO });
-  const res = await fetch(p.base + r.path, { method: 'POST', headers: r.headers, body: r.body });
-  const text = await res.text();
-  return { sid, status: res.status, text, twiml: res.status === 200 ? parseTwiml(text) : null };
-}
+const voice = (p: Gateway, to: string, sid?: string) => twilioVoiceCall(p, TWILIO, to, sid);
 
 /** A call to p that must be connected; returns its gateway call id. */
-async function connected(p: Proc, to: string, what: string): Promise<string> {
+async function connected(p: Gateway, to: string, what: string): Promise<string> {
   const v = await voice(p, to);
   expect(v.status, `${what}: ${v.text}`).toBe(200);
   expect(v.twiml!.reject, `${what}: ${v.text}`).toBeNull();
@@ -184,7 +66,7 @@ async function connected(p: Proc, to: string, what: string): Promise<string> {
   return v.twiml!.callId!;
 }
 
-async function readCall(p: Proc, callId: string) {
+async function readCall(p: Gateway, callId: string) {
   const r = await api(p, 'GET', `/api/calls/${callId}`);
   expect(r.status, r.text).toBe(200);
   return r.body.call as Record<string, any>;
@@ -201,20 +83,9 @@ async function newFake() {
   return f;
 }
 
-beforeAll(async () => {
-  const built = existsSync(MAIN) ? statSync(MAIN).mtimeMs : 0;
-  if (!built || Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'db'))) > built) {
-    await promisify(execFile)('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeout: 60_000 });
-  }
-  expect(existsSync(MAIN)).toBe(true);
-}, 60_000);
-
-afterEach(() => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-});
+gatewayHooks();
 afterAll(async () => {
   for (const f of fakes.splice(0)) await f.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 describe('two gateway processes on one database file', () => {
@@ -242,7 +113,7 @@ describe('two gateway processes on one database file', () => {
       // Exactly one of them loaded the inventory.
       const loaders = [p1, p2].filter((p) => p.lines.some((l) => l.msg === 'loaded the simulated carrier inventory'));
       expect(loaders.length, `round ${round}`).toBe(1);
-      const exits = await Promise.all([sigterm(p1), sigterm(p2)]);
+      const exits = await Promise.all([p1.stop(), p2.stop()]);
       expect(exits).toMatchObject([{ code: 0 }, { code: 0 }]);
       const db = new Database(dbPath, { readonly: true });
       try {
@@ -280,7 +151,7 @@ describe('two gateway processes on one database file', () => {
     const numberId = bought.body.phoneNumber.id as string;
     await until(async () => (await api(p2, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active', 'the number to be active');
 
-    const assignTo = async (via: Proc, who: 'A' | 'B') => {
+    const assignTo = async (via: Gateway, who: 'A' | 'B') => {
       const r = await api(via, 'PATCH', `/api/assistants/${ids[who]}/telephony/phone-numbers`, { accountSlug: 'multi', phoneNumberIds: [numberId] });
       expect(r.status, `${via.name} PATCH: ${r.text}`).toBe(200);
       expect(r.body.assistant.phoneNumberIds).toEqual([numberId]);
@@ -382,8 +253,8 @@ describe('two gateway processes on one database file', () => {
     const rRow = (await api(p2, 'GET', `/api/calls?teamId=${teamId}&status=rejected`)).body.calls.find((x: any) => x.carrierCallId === r.sid);
     expect(rRow).toMatchObject({ carrierCallId: r.sid, status: 'rejected', reason: 'released' });
 
-    expect(await sigterm(p1)).toMatchObject({ code: 0 });
-    expect(await sigterm(p2)).toMatchObject({ code: 0 });
+    expect(await p1.stop()).toMatchObject({ code: 0 });
+    expect(await p2.stop()).toMatchObject({ code: 0 });
     const db = new Database(dbPath, { readonly: true });
     try {
       const count = db.prepare('SELECT count(*) FROM calls WHERE carrier_call_id = ?').pluck();

@@ -1,45 +1,14 @@
 /**
  * Mixed traffic against a real `node dist/src/main.js` process, for the
- * crash-safety test (crash.test.ts): process control (spawn, wait for the
- * listening line, SIGKILL), a seeded PRNG, and the traffic loops themselves
+ * crash-safety test (crash.test.ts): a seeded PRNG, and the traffic loops themselves
  * (purchases, assignments, signed voice webhooks, status callbacks, live media
  * bridges). Every loop records only answers that fully arrived; a request cut
  * off by the kill is ignored.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { accountSid, parseTwiml, prepareTwilio, voiceParams } from '../helpers/carrier.js';
 import { CONNECTED, mediaFrame, twilioStart } from '../helpers/media.js';
-
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
-
-// ------------------------------------------------------------------ build
-
-/** Newest modification time of any file under dir (0 if it does not exist). */
-function newest(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let max = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return max;
-}
-
-/** Builds dist unless it is newer than every source file. */
-export async function ensureBuilt(timeoutMs: number): Promise<void> {
-  const built = existsSync(MAIN) ? statSync(MAIN).mtimeMs : 0;
-  if (!built || Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'db'))) > built) {
-    await promisify(execFile)('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeout: timeoutMs });
-  }
-  if (!existsSync(MAIN)) throw new Error(`no ${MAIN} after the build`);
-}
+import { api, sleep, type ApiAnswer } from './server.js';
 
 // ------------------------------------------------------------------ PRNG
 
@@ -72,113 +41,7 @@ export function prng(seed: number) {
 }
 export type Rng = ReturnType<typeof prng>;
 
-// ------------------------------------------------------------------ processes
-
-export interface Proc {
-  child: ChildProcess;
-  lines: Array<Record<string, any>>;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Where the test reaches it, which is also its SWITCHBOARD_PUBLIC_URL. */
-  base: string;
-  port: number;
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** The user's environment without any Switchboard setting, plus the given ones. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SWITCHBOARD_|SIM_|TWILIO_)/.test(k) || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-/** Spawns the server on `port` (public URL http://127.0.0.1:port) without waiting for it. */
-export function spawnProc(port: number, env: Record<string, string>): Proc {
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: cleanEnv({ ...env, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_PUBLIC_URL: base }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  let partial = '';
-  const lines: Array<Record<string, any>> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    partial += chunk;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const p of parts) {
-      if (!p.trim()) continue;
-      try {
-        lines.push(JSON.parse(p));
-      } catch {
-        lines.push({ unparsed: p });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => r({ code, signal })),
-  );
-  return { child, lines, stdout: () => out, stderr: () => err, exited, base, port };
-}
-
-/** Waits for the "switchboard listening" line. */
-export async function waitListening(p: Proc, timeoutMs = 20_000): Promise<Proc> {
-  let dead = false;
-  void p.exited.then(() => (dead = true));
-  const until = Date.now() + timeoutMs;
-  while (!p.lines.some((l) => l.msg === 'switchboard listening')) {
-    if (dead) throw new Error(`the server exited before listening.\nstdout:\n${p.stdout().slice(-4000)}\nstderr:\n${p.stderr().slice(-4000)}`);
-    if (Date.now() > until) {
-      p.child.kill('SIGKILL');
-      throw new Error(`the server did not listen within ${timeoutMs} ms.\nstdout:\n${p.stdout().slice(-4000)}\nstderr:\n${p.stderr().slice(-4000)}`);
-    }
-    await sleep(10);
-  }
-  return p;
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export const isAlive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
-
 // ------------------------------------------------------------------ HTTP
-
-export interface ApiAnswer {
-  status: number;
-  body: any;
-  text: string;
-}
-
-export async function api(base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  return { status: res.status, body: parsed, text };
-}
 
 /** An answer that must be the given status (setup steps; never used for traffic). */
 export async function must(status: number, a: Promise<ApiAnswer>, what: string): Promise<any> {

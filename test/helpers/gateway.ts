@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
+import { expect } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
@@ -128,4 +129,42 @@ export async function buyActive(t: TestGateway, team: { id: string; auth: Record
   const id = res.body.phoneNumber.id as string;
   await eventually(async () => (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth)).body.phoneNumber?.status === 'active');
   return id;
+}
+
+/** Is the number offered by search? (Searches its own area code; the listing is sorted by number.) */
+export async function offered(t: TestGateway, e164: string): Promise<boolean> {
+  const res = await t.api
+    .post('/api/phone-numbers/search')
+    .set(t.admin)
+    .send({ filters: { countryCode: 'US', areaCode: e164.slice(2, 5), limit: 20 } })
+    .expect(200);
+  return (res.body.numbers as Array<{ phoneNumber: string }>).some((n) => n.phoneNumber === e164);
+}
+
+/** The team's numbersHeld, read with its own token. */
+export async function numbersHeld(t: TestGateway, team: { id: string; auth: Record<string, string> }): Promise<number> {
+  return (await t.api.get(`/api/teams/${team.id}`).set(team.auth).expect(200)).body.team.numbersHeld as number;
+}
+
+/** GET /api/phone-numbers/:id with the team's token; the phoneNumber. */
+export async function getNumber(t: TestGateway, team: { auth: Record<string, string> }, id: string) {
+  return (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth).expect(200)).body.phoneNumber;
+}
+
+export interface ErrorChecks {
+  /** The Content-Type is application/json. */
+  json?: boolean;
+  /** error.message is a string. */
+  messageString?: boolean;
+  /** error.message is not empty. */
+  messageNonEmpty?: boolean;
+}
+
+/** An API error answer: the status, then error.code, and whichever of the other checks are asked for. */
+export function expectApiError(res: { status: number; body: any; headers?: Record<string, string> }, status: number, code: string, o: ErrorChecks = {}): void {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  if (o.json) expect(res.headers?.['content-type']).toMatch(/^application\/json/);
+  expect(res.body.error.code).toBe(code);
+  if (o.messageString) expect(typeof res.body.error.message).toBe('string');
+  if (o.messageNonEmpty) expect(res.body.error.message.length).toBeGreaterThan(0);
 }

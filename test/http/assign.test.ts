@@ -1,7 +1,7 @@
 // PATCH /api/assistants/:id/telephony/phone-numbers (api.md section 3,
 // "Assign and unassign"): set semantics, moves, isolation, atomicity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -25,12 +25,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
 
 async function newAssistant(team: Team, name: string, gw = t): Promise<string> {
   const res = await gw.api.post('/api/assistants').set(team.auth).send({ name, mediaUrl: 'wss://agent.example.com/stream' }).expect(201);

@@ -1,6 +1,6 @@
 // Assistants CRUD (api.md section 2) and team isolation, through the HTTP API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
@@ -19,12 +19,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
 
 async function createAssistant(team: Team, name = 'Agent', mediaUrl = 'wss://agent.example.com/stream') {
   const res = await t.api.post('/api/assistants').set(team.auth).send({ name, mediaUrl }).expect(201);

@@ -197,6 +197,8 @@ describe('unknown routes', () => {
     ['delete', '/api/teams', 'GET, POST'],
     ['put', '/api/phone-numbers/some-id', 'DELETE, GET, PATCH'],
     ['get', '/api/outbound/caller-id', 'POST'],
+    ['get', '/api/phone-numbers/search', 'POST'],
+    ['put', '/api/phone-numbers/purchase', 'GET, POST'],
   ] as const)('%s %s is 405 METHOD_NOT_ALLOWED naming the methods allowed', async (method, path, allow) => {
     const res = await t.api[method](path).set(t.admin);
     expectError(res, 405, 'METHOD_NOT_ALLOWED');

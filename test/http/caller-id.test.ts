@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { assertWellFormed, assign, CARRIER_ENV, newAssistant, parseTwiml } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -40,10 +40,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.code).toBe(code);
-}
+const expectError = (res: { status: number; body: any }, status: number, code: string) => expectApiError(res, status, code);
 
 describe('the answer', () => {
   it('has callId, callerId (E.164), phoneNumberId, assistantId and connect TwiML whose token verifies', async () => {

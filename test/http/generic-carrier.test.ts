@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { assign, CARRIER_ENV, callSid, countCalls, GENERIC_SECRET, genericInbound, newAssistant, PUBLIC_URL } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -28,11 +28,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true });
 
 /** HMAC-SHA256 hex over "<t>.<body>", written out here independently of src/. */
 const hmac = (secret: string, ts: number, body: string) => createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');

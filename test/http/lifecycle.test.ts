@@ -4,35 +4,14 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, eventually, expectApiError, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
 type Res = { status: number; body: any };
 type Team = { id: string; slug: string; auth: Record<string, string> };
 
-function expectError(res: Res, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.code).toBe(code);
-  expect(res.body.error.message.length).toBeGreaterThan(0);
-}
-
-async function offered(t: TestGateway, e164: string): Promise<boolean> {
-  const res = await t.api
-    .post('/api/phone-numbers/search')
-    .set(t.admin)
-    .send({ filters: { countryCode: 'US', areaCode: e164.slice(2, 5), limit: 20 } })
-    .expect(200);
-  return (res.body.numbers as Array<{ phoneNumber: string }>).some((n) => n.phoneNumber === e164);
-}
-
-async function numbersHeld(t: TestGateway, team: Team): Promise<number> {
-  return (await t.api.get(`/api/teams/${team.id}`).set(team.auth).expect(200)).body.team.numbersHeld as number;
-}
-
-async function getNumber(t: TestGateway, team: Team, id: string) {
-  return (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth).expect(200)).body.phoneNumber;
-}
+const expectError = (res: Res, status: number, code: string) => expectApiError(res, status, code, { messageNonEmpty: true });
 
 async function assistantWith(t: TestGateway, team: Team, ids: string[]): Promise<string> {
   const a = await t.api

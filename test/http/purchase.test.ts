@@ -4,34 +4,14 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { parsePhone } from '../../src/domain/phone.js';
-import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, eventually, expectApiError, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 type Res = { status: number; body: any; headers: Record<string, string> };
 
-function expectError(res: Res, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-  expect(res.body.error.message.length).toBeGreaterThan(0);
-}
-
-/** Is the number offered by search? (Searches its own area code; the listing is sorted by number.) */
-async function offered(t: TestGateway, e164: string): Promise<boolean> {
-  const res = await t.api
-    .post('/api/phone-numbers/search')
-    .set(t.admin)
-    .send({ filters: { countryCode: 'US', areaCode: e164.slice(2, 5), limit: 20 } })
-    .expect(200);
-  return (res.body.numbers as Array<{ phoneNumber: string }>).some((n) => n.phoneNumber === e164);
-}
-
-async function numbersHeld(t: TestGateway, team: { id: string; auth: Record<string, string> }): Promise<number> {
-  const res = await t.api.get(`/api/teams/${team.id}`).set(team.auth).expect(200);
-  return res.body.team.numbersHeld as number;
-}
+const expectError = (res: Res, status: number, code: string) => expectApiError(res, status, code, { messageString: true, messageNonEmpty: true });
 
 const purchase = (t: TestGateway, team: { id: string; auth: Record<string, string> }, phoneNumber: string) =>
   t.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber, teamId: team.id });

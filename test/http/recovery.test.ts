@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimProvider } from '../../src/carriers/sim/sim-provider.js';
 import { ManualClock } from '../../src/clock.js';
-import { availableNumbers, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, createTeam, eventually, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const SEC = 1000;
 
@@ -33,23 +33,6 @@ async function stop(g: TestGateway): Promise<void> {
 }
 
 const sim = (t: TestGateway) => t.gw.services.provider as SimProvider;
-
-async function offered(t: TestGateway, e164: string): Promise<boolean> {
-  const res = await t.api
-    .post('/api/phone-numbers/search')
-    .set(t.admin)
-    .send({ filters: { countryCode: 'US', areaCode: e164.slice(2, 5), limit: 20 } })
-    .expect(200);
-  return (res.body.numbers as Array<{ phoneNumber: string }>).some((n) => n.phoneNumber === e164);
-}
-
-async function getNumber(t: TestGateway, team: Team, id: string) {
-  return (await t.api.get(`/api/phone-numbers/${id}`).set(team.auth).expect(200)).body.phoneNumber;
-}
-
-async function numbersHeld(t: TestGateway, team: Team): Promise<number> {
-  return (await t.api.get(`/api/teams/${team.id}`).set(team.auth).expect(200)).body.team.numbersHeld as number;
-}
 
 async function buy(t: TestGateway, team: Team, e164: string): Promise<string> {
   const res = await t.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id });

@@ -2,7 +2,7 @@
 // limits, errors, and that held numbers are not offered.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { createTeam, eventually, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 interface Offered {
   phoneNumber: string;
@@ -30,12 +30,7 @@ async function ok(filters: Record<string, unknown>): Promise<Offered[]> {
   return res.body.numbers as Offered[];
 }
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
 
 describe('countryCode', () => {
   it('is required: missing is 400 INVALID_REQUEST naming filters.countryCode', async () => {

@@ -18,7 +18,7 @@ import {
   twilioVoice,
   voiceParams,
 } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -40,10 +40,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body.error.code).toBe(code);
-}
+const expectError = (res: { status: number; body: any }, status: number, code: string) => expectApiError(res, status, code);
 
 /** Routes a new Twilio call; returns its CallSid and gateway call id. */
 async function newTwilioCall(to = e164): Promise<{ sid: string; callId: string }> {

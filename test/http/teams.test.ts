@@ -1,7 +1,7 @@
 // Teams, plans and team tokens (api.md sections 1 and 2), through the HTTP API
 // on a real SQLite file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableNumbers, bearer, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, bearer, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const TEAM_KEYS = ['createdAt', 'id', 'name', 'numberLimit', 'numbersHeld', 'plan', 'slug'];
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
@@ -14,13 +14,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-  expect(res.body.error.message.length).toBeGreaterThan(0);
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true, messageNonEmpty: true });
 
 async function teamSlugs(): Promise<string[]> {
   const res = await t.api.get('/api/teams').set(t.admin).expect(200);

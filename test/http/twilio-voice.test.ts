@@ -19,7 +19,7 @@ import {
   TWILIO_TOKEN,
   voiceParams,
 } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -41,11 +41,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function expectError(res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(res.body.error.code).toBe(code);
-}
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true });
 
 async function getCall(id: string, gw = t) {
   return (await gw.api.get(`/api/calls/${id}`).set(gw.admin).expect(200)).body.call;

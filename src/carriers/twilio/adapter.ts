@@ -48,10 +48,15 @@ export class TwilioAdapter implements CarrierAdapter {
     return f;
   }
 
+  /** The URL the signature is checked against: the public URL plus the raw path and query. */
+  signedUrl(req: RawRequest): string {
+    return this.o.publicUrl() + req.url;
+  }
+
   verify(req: RawRequest): boolean {
     if (!this.o.authToken) return true; // insecure mode; the handler refuses otherwise
     const sig = req.headers['x-twilio-signature'];
-    return validateTwilioForm(this.o.authToken, typeof sig === 'string' ? sig : undefined, this.o.publicUrl() + req.url, this.form(req));
+    return validateTwilioForm(this.o.authToken, typeof sig === 'string' ? sig : undefined, this.signedUrl(req), this.form(req));
   }
 
   parseInbound(req: RawRequest) {

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { bearer, startGateway } from '../helpers/gateway.js';
+
+describe('the admin token', () => {
+  it('SWITCHBOARD_ADMIN_TOKEN is the admin token: changing it revokes the previous one', async () => {
+    const first = await startGateway({ env: { SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_first_0123456789' }, keepDir: true });
+    await first.api.get('/api/teams').set(bearer('sb_admin_first_0123456789')).expect(200);
+    await first.close();
+
+    const second = await startGateway({ dbPath: first.dbPath, env: { SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_second_0123456789' } });
+    try {
+      await second.api.get('/api/teams').set(bearer('sb_admin_second_0123456789')).expect(200);
+      const old = await second.api.get('/api/teams').set(bearer('sb_admin_first_0123456789'));
+      expect(old.status).toBe(401);
+      expect(old.body.error.code).toBe('UNAUTHENTICATED');
+      expect(second.gw.services.auth.revokedAdminTokens).toBe(1);
+      // Team tokens are not admin tokens and survive the rotation.
+      const team = await second.api.post('/api/teams').set(bearer('sb_admin_second_0123456789')).send({ name: 'T', slug: 't' }).expect(201);
+      await second.api.get(`/api/teams/${team.body.team.id}`).set(bearer(team.body.token)).expect(200);
+    } finally {
+      await second.close();
+    }
+  });
+});
