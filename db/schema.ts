@@ -122,10 +122,11 @@ export const calls = sqliteTable(
   (t) => [
     // A carrier retry of the same call never creates a second record.
     uniqueIndex('calls_carrier_call_uq').on(t.carrier, t.carrierCallId),
+    // Every index here is paid for on every call's insert (the hot path), so
+    // only two: a team's calls newest first (filters by assistant, number or
+    // status walk it), and all calls newest first (the admin's listing).
     index('calls_team_idx').on(t.teamId, t.createdAt, t.id),
     index('calls_created_idx').on(t.createdAt, t.id),
-    index('calls_assistant_idx').on(t.assistantId, t.createdAt),
-    index('calls_number_idx').on(t.phoneNumberId, t.createdAt),
   ],
 );
 

@@ -129,6 +129,23 @@ export class Metrics implements NumberEvents {
     this.rateLimited = new Counter({ name: 'switchboard_rate_limited_total', help: 'Requests refused with 429.', labelNames: ['kind'], registers });
   }
 
+  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+
+  /** Counts an answered call. Labelled children are cached: no label hashing per call. */
+  countCall(carrier: string, decision: string, reason: string): void {
+    const key = `c|${carrier}|${decision}|${reason}`;
+    let child = this.children.get(key) as { inc(): void } | undefined;
+    if (!child) this.children.set(key, (child = this.calls.labels(carrier, decision, reason)));
+    child.inc();
+  }
+
+  observeWebhook(carrier: string, action: string, seconds: number): void {
+    const key = `w|${carrier}|${action}`;
+    let child = this.children.get(key) as { observe(v: number): void } | undefined;
+    if (!child) this.children.set(key, (child = this.webhookSeconds.labels(carrier, action)));
+    child.observe(seconds);
+  }
+
   purchase(outcome: string): void {
     this.purchases.inc({ outcome });
   }

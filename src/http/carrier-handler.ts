@@ -55,7 +55,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     const fields: Record<string, unknown> = { reqId, method: req.method, path };
 
     const send = (r: Rendered) => {
-      if (route) d.metrics.webhookSeconds.observe({ carrier: route[0], action: route[1] }, (performance.now() - started) / 1000);
+      if (route) d.metrics.observeWebhook(route[0], route[1], (performance.now() - started) / 1000);
       res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), 'X-Request-Id': reqId });
       res.end(r.body);
       fields.status = r.status;
@@ -112,7 +112,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             if (decision.kind === 'reject') fields.reason = decision.reason;
             if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
             if (routed.retry) fields.retry = true;
-            else d.metrics.calls.inc({ carrier, decision: decision.kind, reason: decision.kind === 'reject' ? decision.reason : '' });
+            else d.metrics.countCall(carrier, decision.kind, decision.kind === 'reject' ? decision.reason : '');
             return send(adapter.renderAnswer(routed.answer));
           }
           if (action === 'status') {

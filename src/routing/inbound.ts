@@ -2,10 +2,10 @@
  * The inbound call use case: dialled number → routing entry → decision →
  * durable call record → answer. Carrier-neutral; adapters parse and render.
  */
-import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { CarrierName, InboundAnswer, InboundCall } from '../carriers/carrier.js';
 import type { Clock } from '../clock.js';
+import { timeOrderedId } from '../domain/ids.js';
 import { newCall } from '../domain/call-status.js';
 import { normalizePhone } from '../domain/phone.js';
 import { decide, type Decision, type RejectReason } from '../domain/routing.js';
@@ -20,8 +20,6 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 
 export interface RoutedCall {
   answer: InboundAnswer;
-  /** The call record as committed (or as found, for a retry). */
-  call: Call | null;
   /** True when this was a carrier retry of a call already answered. */
   retry: boolean;
 }
@@ -33,7 +31,7 @@ export class InboundRouter {
    * call id) is the durable backstop for retries this map does not see
    * (another process, a restart).
    */
-  private readonly recent = new LRUCache<string, Promise<RoutedCall>>({ max: 20_000, ttl: 10 * 60_000 });
+  private readonly recent = new LRUCache<string, Promise<RoutedCall>>({ max: 50_000 });
 
   constructor(
     private readonly routing: RoutingTable,
@@ -44,7 +42,7 @@ export class InboundRouter {
   ) {}
 
   async route(carrier: CarrierName, c: InboundCall): Promise<RoutedCall> {
-    if (!this.lifecycle.accepting) return { answer: { decision: { kind: 'unavailable' }, callId: null }, call: null, retry: false };
+    if (!this.lifecycle.accepting) return { answer: { decision: { kind: 'unavailable' }, callId: null }, retry: false };
     const key = `${carrier}:${c.carrierCallId}`;
     const seen = this.recent.get(key);
     if (seen) return seen.then((r) => ({ ...r, retry: true }));
@@ -59,7 +57,7 @@ export class InboundRouter {
     const e164 = E164.test(c.to) ? c.to : normalizePhone(c.to, c.toCountry);
     const decision = decide(e164 ? this.routing.lookup(e164) : null, now);
     const call = newCall({
-      id: randomUUID(),
+      id: timeOrderedId(now),
       teamId: decision.kind === 'unavailable' ? null : decision.teamId,
       direction: 'inbound',
       carrier,
@@ -73,11 +71,11 @@ export class InboundRouter {
       reason: decision.kind === 'reject' ? decision.reason : null,
       createdAt: now,
     });
-    if (await this.recorder.record(call)) return { answer: { decision, callId: call.id }, call, retry: false };
+    if (await this.recorder.record(call)) return { answer: { decision, callId: call.id }, retry: false };
     // Recorded before (a retry that reached another process, or came after a
     // restart): answer exactly as the first time.
     const existing = this.calls.getByCarrierId(carrier, c.carrierCallId)!;
-    return { answer: { decision: decisionOf(existing), callId: existing.id }, call: existing, retry: true };
+    return { answer: { decision: decisionOf(existing), callId: existing.id }, retry: true };
   }
 }
 

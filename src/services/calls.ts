@@ -1,9 +1,9 @@
 /** Call records: carrier status callbacks, the calls API, outbound caller ID. */
-import { randomUUID } from 'node:crypto';
 import type { CarrierName, StatusUpdate } from '../carriers/carrier.js';
 import type { Clock } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
 import { applyCarrierStatus, CARRIER_STATUSES, isCarrierStatus, newCall } from '../domain/call-status.js';
+import { timeOrderedId } from '../domain/ids.js';
 import { nationalNumberOf, parsePhone } from '../domain/phone.js';
 import type { Call, PhoneNumber, Principal } from '../domain/types.js';
 import type { CallListFilter, CallStore } from '../store/calls.js';
@@ -150,7 +150,7 @@ export class CallService {
       const lastUsed = Math.max(now, ...candidates.map((c) => (c.lastUsedAt ?? 0) + 1));
       this.numbers.update(number.id, { lastUsedAt: lastUsed });
       const call = newCall({
-        id: randomUUID(),
+        id: timeOrderedId(now),
         teamId: assistant.teamId,
         direction: 'outbound',
         carrier: 'twilio',

@@ -1,0 +1,2 @@
+DROP INDEX `calls_assistant_idx`;--> statement-breakpoint
+DROP INDEX `calls_number_idx`;
