@@ -32,9 +32,41 @@ export function openDb({ path }: OpenDbOptions): Db {
   // Checkpoints normally run in a worker (db/checkpointer.ts); this larger
   // automatic threshold (~40 MB of WAL) is only the safety net.
   sqlite.pragma('wal_autocheckpoint = 10000');
-  const db = drizzle(sqlite, { schema }) as Db;
+  // drizzle prepares its SQL again on every query; give it a client that
+  // reuses statements (same SQL text, same statement). Our own hand-prepared
+  // statements use $client, the plain database, and keep their modes.
+  const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
+  (db as { $client: Database.Database }).$client = sqlite;
   migrateWithRetry(db);
   return db;
+}
+
+/**
+ * A view of the database whose prepare() returns a cached statement for SQL
+ * it has seen. Statements are synchronous, so one object can serve every
+ * caller; drizzle sets raw mode itself where it wants arrays, so a cached
+ * statement is handed out in the default (object) mode.
+ */
+function withStatementCache(sqlite: Database.Database, max = 1000): Database.Database {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (source: string) => {
+    let stmt = cache.get(source);
+    if (stmt) {
+      if (stmt.reader) stmt.raw(false);
+      return stmt;
+    }
+    stmt = sqlite.prepare(source);
+    if (cache.size >= max) cache.clear();
+    cache.set(source, stmt);
+    return stmt;
+  };
+  return new Proxy(sqlite, {
+    get(target, prop) {
+      if (prop === 'prepare') return prepare;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }
 
 /**

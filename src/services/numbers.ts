@@ -121,9 +121,10 @@ export class NumberService {
       // The count and the insert are one atomic step: a team racing its plan
       // limit with parallel purchases gets exactly its limit.
       const plan = PLANS[this.teamStore.get(team.id)!.plan];
-      const held = this.teamStore.countHeld(team.id);
-      if (plan.numberLimit !== null && held >= plan.numberLimit) {
-        throw new AppError('PLAN_LIMIT_REACHED', planLimitMessage(plan, held));
+      if (plan.numberLimit !== null) {
+        // Counting walks the team's held numbers: only when there is a limit.
+        const held = this.teamStore.countHeld(team.id);
+        if (held >= plan.numberLimit) throw new AppError('PLAN_LIMIT_REACHED', planLimitMessage(plan, held));
       }
       const n: PhoneNumber = {
         id: randomUUID(),
