@@ -3,7 +3,7 @@
  * Benchmarks: routing, scale, media, purchase (default: all). --quick runs
  * smaller sizes for development and does not rewrite bench/RESULTS.md.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { mediaBench } from './media.mjs';
@@ -120,6 +120,8 @@ if (!quick && chosen.length === 0) {
     'Run with `npm run bench`; every figure is a median over alternating rounds, compared with baselines measured in the same run.',
     ...sections.flatMap(([title, body]) => ['', `## ${title}`, '', body]),
     '',
+    // Profiles, what was tried, what is left: written by hand, kept across runs.
+    readFileSync(fileURLToPath(new URL('./NOTES.md', import.meta.url)), 'utf8'),
   ].join('\n');
   writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), md);
   console.error('\nwrote bench/RESULTS.md');

@@ -54,7 +54,8 @@ export type Touch = (e164: string) => void;
 export class RoutingTable {
   private readonly cache: LRUCache<string, RoutingEntry>;
   private readonly negative: LRUCache<string, true>;
-  private readonly selectEntry: Statement<[string], EntryRow>;
+  private readonly selectHeld: Statement<[string], EntryRow>;
+  private readonly selectHistory: Statement<[string], EntryRow>;
   private readonly dataVersion: Statement<[], number>;
   private readonly changesSince: Statement<[number], { seq: number; e164: string }>;
   private readonly insertChange: Statement<[string, number]>;
@@ -72,13 +73,20 @@ export class RoutingTable {
     this.cache = new LRUCache({ max: opts.size, ttl });
     this.negative = new LRUCache({ max: opts.negativeSize ?? Math.max(1000, Math.min(opts.size, 50_000)), ttl });
     const c = db.$client;
-    // The number's current holder if any, else its most recent history row
-    // (so a released number says "released", not "no_route").
-    this.selectEntry = c.prepare(
+    // The number's current holder, through the partial unique index (at most
+    // one row, no sort): the common case on a cache miss.
+    this.selectHeld = c.prepare(
       `SELECT p.id, p.e164, p.team_id, p.status, p.assistant_id, a.media_url, p.expires_at
          FROM phone_numbers p LEFT JOIN assistants a ON a.id = p.assistant_id
+        WHERE p.e164 = ? AND p.status IN ('purchasing', 'active', 'suspended')`,
+    );
+    // Nobody holds it: its most recent history row, so a released number
+    // says "released", not "no_route".
+    this.selectHistory = c.prepare(
+      `SELECT p.id, p.e164, p.team_id, p.status, p.assistant_id, NULL AS media_url, p.expires_at
+         FROM phone_numbers p
         WHERE p.e164 = ?
-        ORDER BY p.status IN ('purchasing', 'active', 'suspended') DESC, p.created_at DESC
+        ORDER BY p.created_at DESC
         LIMIT 1`,
     );
     this.dataVersion = c.prepare('PRAGMA data_version').pluck() as Statement<[], number>;
@@ -107,7 +115,7 @@ export class RoutingTable {
       return null;
     }
     this.stats.misses++;
-    const row = this.selectEntry.get(e164);
+    const row = this.selectHeld.get(e164) ?? this.selectHistory.get(e164);
     if (!row) {
       this.negative.set(e164, true);
       return null;
