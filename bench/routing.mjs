@@ -21,7 +21,7 @@ export const TARGETS = {
   express: { script: here('./baselines/express-drizzle.mjs'), ready: null },
 };
 
-export async function routingBench({ quick = false, numbers = 1000, targets = ['gateway', 'bare', 'express'], rounds, seconds, log = console.error } = {}) {
+export async function routingBench({ quick = false, numbers = 1000, targets = ['gateway', 'bare', 'express'], rounds, seconds, fixedRate = 0, log = console.error } = {}) {
   rounds ??= quick ? 1 : 3;
   seconds ??= quick ? 3 : 8;
   const warmup = quick ? 1 : 2;
@@ -57,6 +57,11 @@ export async function routingBench({ quick = false, numbers = 1000, targets = ['
           const res = await runJson(here('./lib/loadgen.mjs'), { ...load, seconds, offset: ++offset });
           const after = srv.usage();
           const run = { ...res, cpu: (after.cpuSec - before.cpuSec) / seconds, rss: after.rss, readyMs: srv.readyMs };
+          if (fixedRate) {
+            // The same target below saturation: the latency it adds, not its queue.
+            const fixed = await runJson(here("./lib/loadgen.mjs"), { ...load, connections: 10, seconds, rate: fixedRate, offset: ++offset });
+            run.fixed = { rate: fixedRate, rps: fixed.rps, p50: fixed.p50, p99: fixed.p99, errors: fixed.errors };
+          }
           runs[name].push(run);
           log(`  round ${r + 1} ${name.padEnd(8)} ${Math.round(run.rps).toString().padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}  cpu ${(run.cpu * 100).toFixed(0)}%  rss ${(run.rss / 2 ** 20).toFixed(0)} MB`);
         } finally {
@@ -78,6 +83,9 @@ export async function routingBench({ quick = false, numbers = 1000, targets = ['
       rss: Math.max(...rs.map((x) => x.rss)),
       readyMs: median(rs.map((x) => x.readyMs)),
       rounds: rs.length,
+      fixed: rs[0]?.fixed
+        ? { rate: rs[0].fixed.rate, rps: median(rs.map((x) => x.fixed.rps)), p50: median(rs.map((x) => x.fixed.p50)), p99: median(rs.map((x) => x.fixed.p99)), errors: rs.reduce((a, x) => a + x.fixed.errors, 0) }
+        : undefined,
     };
   }
   return summary;

@@ -33,6 +33,8 @@ const instance = autocannon(
     url: `http://127.0.0.1:${o.port}`,
     connections: o.connections ?? 50,
     duration: o.seconds,
+    // A fixed request rate (all connections together), for latency below saturation.
+    ...(o.rate ? { overallRate: o.rate } : {}),
     requests: [
       {
         method: 'POST',
