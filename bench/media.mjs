@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hrms } from './lib/media-sim.mjs';
-import { freePort, median, startServer, usage } from './lib/proc.mjs';
+import { freePort, gatewayEnv, median, startServer, usage } from './lib/proc.mjs';
 import { seed } from './lib/seed.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -107,17 +107,7 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, allSiz
         port = await freePort();
         publicUrl = `http://127.0.0.1:${port}`;
         gw = await startGateway(
-          {
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            SWITCHBOARD_DB: dbPath,
-            TWILIO_AUTH_TOKEN: AUTH,
-            SWITCHBOARD_PUBLIC_URL: publicUrl,
-            SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_bench_0123456789abcdef',
-            SWITCHBOARD_DRAIN_MS: '3000',
-            LOG_LEVEL: 'info',
-            NODE_ENV: 'production',
-          },
+          gatewayEnv({ port, dbPath, authToken: AUTH, extra: { SWITCHBOARD_DRAIN_MS: '3000' } }),
           profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=gateway-${calls}-${Date.now()}.cpuprofile`] : [],
         );
       }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, median, runJson, startServer } from './lib/proc.mjs';
+import { freePort, gatewayEnv, median, runJson, startServer } from './lib/proc.mjs';
 import { seed } from './lib/seed.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -39,16 +39,7 @@ export async function routingBench({ quick = false, numbers = 1000, targets = ['
       for (const name of order) {
         const port = await freePort();
         const publicUrl = `http://127.0.0.1:${port}`;
-        const env = {
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          SWITCHBOARD_DB: dbPath,
-          TWILIO_AUTH_TOKEN: AUTH,
-          SWITCHBOARD_PUBLIC_URL: publicUrl,
-          SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_bench_0123456789abcdef',
-          LOG_LEVEL: 'info',
-          NODE_ENV: 'production',
-        };
+        const env = gatewayEnv({ port, dbPath, authToken: AUTH });
         const srv = await startServer(TARGETS[name].script, env, { ready: TARGETS[name].ready });
         try {
           const load = { port, publicUrl, authToken: AUTH, numbers, connections: 50 };

@@ -14,6 +14,23 @@ export function freePort() {
   });
 }
 
+export const BENCH_ADMIN_TOKEN = 'sb_admin_bench_0123456789abcdef';
+
+/** The environment every benchmark starts the gateway (or a baseline) with. */
+export function gatewayEnv({ port, dbPath, authToken, extra = {} }) {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SWITCHBOARD_DB: dbPath,
+    TWILIO_AUTH_TOKEN: authToken,
+    SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SWITCHBOARD_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+    ...extra,
+  };
+}
+
 /** CPU seconds (user+system) and RSS bytes of a process, from /proc. */
 export function usage(pid) {
   try {

@@ -23,10 +23,6 @@ export const TRIAL_MS = 5 * 24 * 60 * 60 * 1000;
 /** Statuses that hold a number for a team and count against its plan. */
 export const HELD_STATUSES = ['purchasing', 'active', 'suspended'] as const;
 
-export function isPlanName(v: unknown): v is PlanName {
-  return typeof v === 'string' && (PLAN_NAMES as readonly string[]).includes(v);
-}
-
 export function planLimitMessage(plan: Plan, held: number): string {
   return `The ${plan.name} plan allows ${plan.numberLimit} number${plan.numberLimit === 1 ? '' : 's'}; this team has ${held}.`;
 }

@@ -9,7 +9,7 @@
  * placed before a restart complete after it, as they would at a real carrier.
  */
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lte } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { simInventory, simOrders } from '../../../db/schema.js';
 import type { Clock } from '../../clock.js';
@@ -229,10 +229,5 @@ export class SimProvider implements NumberProvider {
       }
     }
     return this.names.get(`${country}|${field}|${value.trim().toLowerCase()}`) ?? null;
-  }
-
-  /** Number of inventory rows; for readiness and tests. */
-  inventorySize(): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(simInventory).get()?.n ?? 0;
   }
 }
