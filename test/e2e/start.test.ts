@@ -104,3 +104,44 @@ describe('npm start, the real process', () => {
     expect(s.lines.some((l) => l.msg === 'switchboard listening')).toBe(false);
   });
 });
+
+describe('`npm start`, literally', () => {
+  it('serves /healthz on a new database; Ctrl-C (SIGINT to its process group) makes the gateway drain once and stop', async () => {
+    const { spawn } = await import('node:child_process');
+    const { freePort } = await import('./server.js');
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_DB: newDbPath() };
+    for (const k of ['SWITCHBOARD_ADMIN_TOKEN', 'SWITCHBOARD_PUBLIC_URL', 'TWILIO_AUTH_TOKEN', 'LOG_LEVEL', 'NODE_OPTIONS']) delete env[k];
+    // Its own process group, as a terminal gives it: Ctrl-C signals npm and the gateway together.
+    const child = spawn('npm', ['start'], { cwd: join(import.meta.dirname, '..', '..'), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 600 && !health; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        if (!health) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(health?.status, out).toBe(200);
+      expect(await health!.json()).toEqual({ status: 'ok' });
+      process.kill(-child.pid!, 'SIGINT');
+      // npm ends the way Ctrl-C ends it (it re-raises the signal); the gateway
+      // under it drained once, logged its last line, and let go of the port.
+      const npmExit = await exited;
+      expect(npmExit.code === 0 || npmExit.signal === 'SIGINT', JSON.stringify(npmExit)).toBe(true);
+      for (let i = 0; i < 50 && !/"msg":"stopped"/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/"msg":"stopped"/);
+      expect(out).not.toMatch(/second signal/);
+      expect(out.match(/"msg":"shutting down"/g)?.length).toBe(1);
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }, 90_000);
+});
