@@ -43,6 +43,8 @@ export interface GatewayOptions {
   inventoryDir?: string;
   /** Node process metrics (CPU, memory, event loop) on /metrics; default true. */
   defaultMetrics?: boolean;
+  /** Media bridge timings and limits (defaults in media/bridge.ts); tests shorten them. */
+  media?: { pingIntervalMs?: number; maxBufferedBytes?: number; connectTimeoutMs?: number };
 }
 
 export interface Gateway {
@@ -116,7 +118,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
-  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log });
+  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log, ...o.media });
   const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder }, { defaultMetrics: o.defaultMetrics ?? true });
   services.numbers.events = metrics;
 

@@ -28,6 +28,8 @@ export interface MediaServerDeps {
   pingIntervalMs?: number;
   /** How long a Twilio stream may take to send its start message. */
   startTimeoutMs?: number;
+  /** Past this many bytes unread by a peer, the call ends (see bridge.ts). */
+  maxBufferedBytes?: number;
 }
 
 const POLICY = 1008;
@@ -131,6 +133,7 @@ export class MediaServer {
       log,
       ...(this.d.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.d.connectTimeoutMs } : {}),
       ...(this.d.pingIntervalMs !== undefined ? { pingIntervalMs: this.d.pingIntervalMs } : {}),
+      ...(this.d.maxBufferedBytes !== undefined ? { maxBufferedBytes: this.d.maxBufferedBytes } : {}),
     }).start();
   }
 
