@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
+import { expect } from 'vitest';
 import { signGeneric } from '../../src/carriers/generic/adapter.js';
 import type { TestGateway } from './gateway.js';
 
@@ -213,4 +214,17 @@ export async function assign(t: TestGateway, team: TeamRef, assistantId: string,
     .send({ accountSlug: team.slug, phoneNumberIds });
   if (res.status !== 200) throw new Error(`assign: ${res.status} ${res.text}`);
   return res;
+}
+
+/**
+ * A real signed Twilio voice webhook for a call to `to`; returns the CallSid
+ * sent and the call id, token and stream URL from the connect TwiML.
+ */
+export async function twilioCallTo(t: TestGateway, to: string) {
+  const sid = callSid();
+  const res = await twilioVoice(t, voiceParams({ CallSid: sid, To: to }));
+  expect(res.status).toBe(200);
+  const tw = parseTwiml(res.text);
+  expect(tw.callId, res.text).toBeTruthy();
+  return { sid, callId: tw.callId!, token: tw.token!, streamUrl: tw.streamUrl! };
 }

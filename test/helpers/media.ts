@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { TestGateway } from './gateway.js';
 
 export interface FakeAssistant {
   url: string;
@@ -97,4 +98,18 @@ export async function carrierSocket(url: string): Promise<{ ws: WebSocket; recei
     ws.once('error', reject);
   });
   return { ws, received, closed };
+}
+
+/**
+ * A routed call pinned to an assistant and its media URL, as the inbound
+ * webhook leaves it in the database; returns the call's media token.
+ */
+export function routedCall(t: TestGateway, id: string, assistantId: string, mediaUrl: string): string {
+  t.gw.db.$client
+    .prepare(
+      `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
+       VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
+    )
+    .run(id, `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, Date.now());
+  return t.gw.tokens.sign(id, assistantId);
 }

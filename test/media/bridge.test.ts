@@ -1,18 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
+import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, routedCall, twilioStart, type FakeAssistant } from '../helpers/media.js';
 import { eventually } from '../helpers/gateway.js';
-
-/** Inserts a routed call pinned to an assistant URL, as the webhook would. */
-function routedCall(t: TestGateway, id: string, assistantId: string, mediaUrl: string) {
-  t.gw.db.$client
-    .prepare(
-      `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
-       VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
-    )
-    .run(id, `CA${id.replace(/-/g, '').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, Date.now());
-  return t.gw.tokens.sign(id, assistantId);
-}
 
 describe('media bridge', () => {
   let t: TestGateway;

@@ -10,12 +10,10 @@ import type { ManualClock } from '../../src/clock.js';
 import {
   CARRIER_ENV,
   assign,
-  callSid,
   newAssistant,
   parseTwiml,
   twilioConnectAction,
-  twilioVoice,
-  voiceParams,
+  twilioCallTo,
 } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
@@ -53,14 +51,7 @@ describe('hang-ups and unreachable assistants', () => {
     return id;
   }
 
-  async function twilioCall() {
-    const sid = callSid();
-    const res = await twilioVoice(t, voiceParams({ CallSid: sid, To: e164 }));
-    expect(res.status).toBe(200);
-    const tw = parseTwiml(res.text);
-    expect(tw.callId, res.text).toBeTruthy();
-    return { sid, callId: tw.callId!, token: tw.token! };
-  }
+  const twilioCall = () => twilioCallTo(t, e164);
 
   /** The call as the calls API shows it. */
   async function apiCall(id: string) {

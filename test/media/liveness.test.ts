@@ -3,19 +3,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, carrierSocket, mediaFrame, twilioStart } from '../helpers/media.js';
-
-/** A routed call pinned to `mediaUrl`, as the webhook leaves it; returns its media token. */
-function routedCall(t: TestGateway, id: string, mediaUrl: string): string {
-  t.gw.db.$client
-    .prepare(
-      `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
-       VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', 'asst-1', ?, 'routed', ?)`,
-    )
-    .run(id, `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`, mediaUrl, Date.now());
-  return t.gw.tokens.sign(id, 'asst-1');
-}
+import { eventually, startGateway } from '../helpers/gateway.js';
+import { CONNECTED, carrierSocket, mediaFrame, routedCall, twilioStart } from '../helpers/media.js';
 
 /** An assistant runtime whose sockets behave as told. */
 async function assistantServer(onConnection: (ws: WebSocket) => void, opts: { autoPong?: boolean } = {}) {
@@ -43,7 +32,7 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const base = `ws://127.0.0.1:${(await t.gw.listen()).port}`;
     const silent = await assistantServer(() => {}, { autoPong: false });
     closers.push(silent.close);
-    const token = routedCall(t, 'dead-assistant', silent.url);
+    const token = routedCall(t, 'dead-assistant', 'asst-1', silent.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('dead-assistant', token));
@@ -65,7 +54,7 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
       assistantClosed = new Promise((r) => ws.once('close', (code) => r(code)));
     });
     closers.push(a.close);
-    const token = routedCall(t, 'dead-carrier', a.url);
+    const token = routedCall(t, 'dead-carrier', 'asst-1', a.url);
     const ws = new WebSocket(`${base}/media/twilio`, { autoPong: false });
     await new Promise((r) => ws.once('open', r));
     ws.send(CONNECTED);
@@ -82,7 +71,7 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const base = `ws://127.0.0.1:${(await t.gw.listen()).port}`;
     const a = await assistantServer(() => {});
     closers.push(a.close);
-    const token = routedCall(t, 'alive', a.url);
+    const token = routedCall(t, 'alive', 'asst-1', a.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('alive', token));
@@ -101,7 +90,7 @@ describe('backpressure', () => {
     // Accepts the stream, then never reads another byte.
     const a = await assistantServer((ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
     closers.push(a.close);
-    const token = routedCall(t, 'stalled', a.url);
+    const token = routedCall(t, 'stalled', 'asst-1', a.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('stalled', token));

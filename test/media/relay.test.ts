@@ -19,9 +19,7 @@ import {
   callSid,
   genericInbound,
   newAssistant,
-  parseTwiml,
-  twilioVoice,
-  voiceParams,
+  twilioCallTo,
 } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, STREAM_SID, mediaFrame, twilioStart } from '../helpers/media.js';
@@ -141,13 +139,9 @@ describe('media relay', () => {
 
   /** A real signed Twilio webhook; returns the call's id, token and CallSid from the TwiML. */
   async function twilioCall() {
-    const sid = callSid();
-    const res = await twilioVoice(t, voiceParams({ CallSid: sid, To: e164 }));
-    expect(res.status).toBe(200);
-    const tw = parseTwiml(res.text);
-    expect(tw.callId, res.text).toBeTruthy();
-    expect(new URL(tw.streamUrl!).pathname).toBe('/media/twilio');
-    return { sid, callId: tw.callId!, token: tw.token! };
+    const call = await twilioCallTo(t, e164);
+    expect(new URL(call.streamUrl).pathname).toBe('/media/twilio');
+    return call;
   }
 
   /** A real signed generic webhook; returns the gateway call id and the media path + query. */
