@@ -92,6 +92,15 @@ describe('reject', () => {
     expect(row).toEqual({ status: 'rejected', reason: 'no_route' });
   });
 
+  it('a call with no `from` (anonymous caller) is routed and recorded with an empty from', async () => {
+    const carrierCallId = cid();
+    const res = await genericInbound(t, { callId: carrierCallId, to: '+14155559998' });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ action: 'reject', reason: 'no_route' });
+    const row = t.gw.db.$client.prepare('SELECT from_number FROM calls WHERE carrier_call_id = ?').get(carrierCallId);
+    expect(row).toEqual({ from_number: '' });
+  });
+
   it('an unassigned number → reason unassigned', async () => {
     const [e164] = await availableNumbers(t, 'US', 1);
     await buyActive(t, team, e164!);

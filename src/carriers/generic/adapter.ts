@@ -25,7 +25,8 @@ export function signGeneric(secret: string, rawBody: string, nowMs = Date.now())
 }
 
 const str = (max: number) => z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(max, 'is too long');
-const inboundBody = z.object({ callId: str(128), from: z.string({ message: 'must be a string' }).max(128), to: str(128) });
+// `from` may be missing: anonymous and withheld callers have none.
+const inboundBody = z.object({ callId: str(128), from: z.string({ message: 'must be a string' }).max(128).default(''), to: str(128) });
 const statusBody = z.object({
   callId: str(128),
   status: str(32),
