@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { calls } from '../../db/schema.js';
 import type { Call, CallStatus } from '../domain/types.js';
@@ -23,8 +23,16 @@ const COLUMNS = [
 export class CallStore {
   /** Hand-prepared: this insert is on every call's path (see docs/architecture.md). */
   private readonly insertStmt: Statement<unknown[]>;
+  private readonly byId;
+  private readonly byCarrierId;
 
   constructor(private readonly db: Db) {
+    this.byId = db.select().from(calls).where(eq(calls.id, sql.placeholder('id'))).prepare();
+    this.byCarrierId = db
+      .select()
+      .from(calls)
+      .where(and(eq(calls.carrier, sql.placeholder('carrier')), eq(calls.carrierCallId, sql.placeholder('carrierCallId'))))
+      .prepare();
     this.insertStmt = db.$client.prepare(
       `INSERT INTO calls (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})
        ON CONFLICT (carrier, carrier_call_id) DO NOTHING`,
@@ -51,15 +59,11 @@ export class CallStore {
   }
 
   get(id: string): Call | undefined {
-    return this.db.select().from(calls).where(eq(calls.id, id)).get();
+    return this.byId.get({ id });
   }
 
   getByCarrierId(carrier: Call['carrier'], carrierCallId: string): Call | undefined {
-    return this.db
-      .select()
-      .from(calls)
-      .where(and(eq(calls.carrier, carrier), eq(calls.carrierCallId, carrierCallId)))
-      .get();
+    return this.byCarrierId.get({ carrier, carrierCallId });
   }
 
   update(id: string, patch: Partial<Call>): void {

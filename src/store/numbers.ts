@@ -10,14 +10,25 @@ export interface NumberListFilter {
 }
 
 export class NumberStore {
-  constructor(private readonly db: Db) {}
+  private readonly byId;
+  private readonly heldRow;
+
+  constructor(private readonly db: Db) {
+    // Built once: these run on every purchase, provisioning result and lookup by id.
+    this.byId = db.select().from(phoneNumbers).where(eq(phoneNumbers.id, sql.placeholder('id'))).prepare();
+    this.heldRow = db
+      .select()
+      .from(phoneNumbers)
+      .where(and(eq(phoneNumbers.e164, sql.placeholder('e164')), inArray(phoneNumbers.status, ['purchasing', 'active', 'suspended'])))
+      .prepare();
+  }
 
   insert(n: PhoneNumber): void {
     this.db.insert(phoneNumbers).values(n).run();
   }
 
   get(id: string): PhoneNumber | undefined {
-    return this.db.select().from(phoneNumbers).where(eq(phoneNumbers.id, id)).get();
+    return this.byId.get({ id });
   }
 
   getMany(ids: string[]): PhoneNumber[] {
@@ -27,11 +38,7 @@ export class NumberStore {
 
   /** The row that holds this number now (purchasing, active or suspended), if any. */
   heldByE164(e164: string): PhoneNumber | undefined {
-    return this.db
-      .select()
-      .from(phoneNumbers)
-      .where(and(eq(phoneNumbers.e164, e164), inArray(phoneNumbers.status, ['purchasing', 'active', 'suspended'])))
-      .get();
+    return this.heldRow.get({ e164 });
   }
 
   getByOrderId(orderId: string): PhoneNumber | undefined {

@@ -9,7 +9,7 @@
  * placed before a restart complete after it, as they would at a real carrier.
  */
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../../db/client.js';
 import { simInventory, simOrders } from '../../../db/schema.js';
 import type { Clock } from '../../clock.js';
@@ -48,11 +48,18 @@ export class SimProvider implements NumberProvider {
   /** lower-cased city/region → the spelling stored, per country (matching is case-insensitive, umlauts included). */
   private names: Map<string, string> | null = null;
 
+  private readonly quoteQuery;
+
   constructor(
     private readonly db: Db,
     private readonly opts: SimProviderOptions,
   ) {
     this.random = opts.random ?? Math.random;
+    this.quoteQuery = db
+      .select()
+      .from(simInventory)
+      .where(and(eq(simInventory.e164, sql.placeholder('e164')), isNull(simInventory.orderId)))
+      .prepare();
   }
 
   async search(f: SearchFilters): Promise<AvailableNumber[]> {
@@ -87,11 +94,7 @@ export class SimProvider implements NumberProvider {
   }
 
   async quote(e164: string): Promise<AvailableNumber | null> {
-    const row = this.db
-      .select()
-      .from(simInventory)
-      .where(and(eq(simInventory.e164, e164), isNull(simInventory.orderId)))
-      .get();
+    const row = this.quoteQuery.get({ e164 });
     return row ? toAvailable(row) : null;
   }
 
