@@ -13,7 +13,7 @@ export class CallTokens {
   }
 
   sign(callId: string, assistantId: string): string {
-    return createHmac('sha256', this.key).update(callId).update('\0').update(assistantId).digest('base64url');
+    return createHmac('sha256', this.key).update(`${callId}\0${assistantId}`).digest('base64url');
   }
 
   verify(callId: string, assistantId: string, token: unknown): boolean {
