@@ -100,6 +100,16 @@ function errorChain(err: unknown): string {
   return parts.join(' ');
 }
 
+/**
+ * Runs fn in one BEGIN IMMEDIATE transaction: the write lock is taken at the
+ * start, so a check and the write that depends on it cannot interleave with
+ * another process's (better-sqlite3 transactions are synchronous; nested
+ * calls become savepoints).
+ */
+export function immediate<T>(db: Db, fn: () => T): T {
+  return db.$client.transaction(fn).immediate();
+}
+
 export function closeDb(db: Db): void {
   if (db.$client.open) db.$client.close();
 }

@@ -12,7 +12,6 @@ import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
 import { apiRouter } from './api-router.js';
 import { callsRouter } from './calls-router.js';
 import type { Metrics } from '../metrics.js';
-import { hashToken } from '../services/auth.js';
 import type { RateLimiter } from './rate-limit.js';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -94,8 +93,8 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   app.use('/api', (req, res, next) => {
     const header = req.get('authorization');
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const p = m ? d.services.auth.authenticate(m[1]!) : null;
-    if (!p) {
+    const auth = m ? d.services.auth.authenticate(m[1]!) : null;
+    if (!auth) {
       // Only failures spend from the address's budget, and a valid token is
       // never refused for its address: behind a shared proxy or NAT, one
       // client's bad token must not lock everybody out.
@@ -107,12 +106,12 @@ export function createExpressApp(d: ExpressDeps): express.Express {
       }
       return next(new AppError('UNAUTHENTICATED', m ? 'The bearer token is not valid.' : 'Send Authorization: Bearer <token>.'));
     }
-    const wait = d.apiLimiter.take(hashToken(m![1]!));
+    const wait = d.apiLimiter.take(auth.tokenHash);
     if (wait) {
       d.metrics.rateLimited.inc({ kind: 'api' });
       return next(rateLimited(wait, 'Too many requests with this token.'));
     }
-    res.locals.principal = p;
+    res.locals.principal = auth.principal;
     next();
   });
   const routers = [apiRouter(d.services), callsRouter(d.services, d.twilio)];

@@ -16,7 +16,7 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
-import type { Db } from '../../db/client.js';
+import { immediate, type Db } from '../../db/client.js';
 import type { RoutingEntry } from '../domain/routing.js';
 import type { NumberStatus } from '../domain/types.js';
 
@@ -142,20 +142,18 @@ export class RoutingTable {
   mutate<T>(fn: (touch: Touch) => T): T {
     const touched = new Set<string>();
     const touch: Touch = (e164) => touched.add(e164);
-    const result = this.db.$client
-      .transaction(() => {
-        // Holding the write lock now: take in other processes' changes first,
-        // so lastSeq below cannot jump over a change we have not applied.
-        this.catchUp();
-        const r = fn(touch);
-        const at = this.now();
-        for (const e164 of touched) {
-          const info = this.insertChange.run(e164, at);
-          this.lastSeq = Number(info.lastInsertRowid);
-        }
-        return r;
-      })
-      .immediate();
+    const result = immediate(this.db, () => {
+      // Holding the write lock now: take in other processes' changes first,
+      // so lastSeq below cannot jump over a change we have not applied.
+      this.catchUp();
+      const r = fn(touch);
+      const at = this.now();
+      for (const e164 of touched) {
+        const info = this.insertChange.run(e164, at);
+        this.lastSeq = Number(info.lastInsertRowid);
+      }
+      return r;
+    });
     this.invalidate(touched);
     return result;
   }

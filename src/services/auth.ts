@@ -21,11 +21,13 @@ export class AuthService {
     private readonly clock: Clock,
   ) {}
 
-  authenticate(token: string): Principal | null {
+  /** The principal behind a token, with the token's hash (callers key rate limits by it). */
+  authenticate(token: string): { principal: Principal; tokenHash: string } | null {
     if (token.length < 16 || token.length > 256) return null;
-    const row = this.tokens.findByHash(hashToken(token));
+    const tokenHash = hashToken(token);
+    const row = this.tokens.findByHash(tokenHash);
     if (!row) return null;
-    return row.teamId === null ? { kind: 'admin' } : { kind: 'team', teamId: row.teamId };
+    return { principal: row.teamId === null ? { kind: 'admin' } : { kind: 'team', teamId: row.teamId }, tokenHash };
   }
 
   /** Stores a token's hash and returns the token, which is never stored. */

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import { immediate, type Db } from '../../db/client.js';
 import { calls } from '../../db/schema.js';
 import type { Call, CallStatus } from '../domain/types.js';
 
@@ -40,7 +40,7 @@ export class CallStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.$client.transaction(fn).immediate();
+    return immediate(this.db, fn);
   }
 
   /** Inserts a call; false when a call with the same carrier call id exists already. */

@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 
 // Reads on every request are built once (.prepare()); drizzle's query builder
 // costs tens of microseconds a query.
-import type { Db } from '../../db/client.js';
+import { immediate, type Db } from '../../db/client.js';
 import { apiTokens, phoneNumbers, teams } from '../../db/schema.js';
 import { HELD_STATUSES, type PlanName } from '../domain/plans.js';
 import type { Team } from '../domain/types.js';
@@ -22,7 +22,7 @@ export class TeamStore {
 
   /** Runs fn in one IMMEDIATE transaction. */
   transaction<T>(fn: () => T): T {
-    return this.db.$client.transaction(fn).immediate();
+    return immediate(this.db, fn);
   }
 
   insert(team: Team): void {
@@ -60,7 +60,7 @@ export class TokenStore {
 
   /** Runs fn in one IMMEDIATE transaction. */
   transaction<T>(fn: () => T): T {
-    return this.db.$client.transaction(fn).immediate();
+    return immediate(this.db, fn);
   }
 
   insert(row: { id: string; teamId: string | null; tokenHash: string; createdAt: number }): void {

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Db } from '../../../db/client.js';
+import { immediate, type Db } from '../../../db/client.js';
 import { simInventory } from '../../../db/schema.js';
 
 const HEADER = 'phoneNumber,countryCode,numberType,areaCode,city,region,monthlyCost,currency';
@@ -45,17 +45,15 @@ export function loadInventoryIfEmpty(db: Db, dir: string): number {
     `INSERT INTO sim_inventory (e164, country_code, number_type, area_code, city, region, monthly_cost, currency, order_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
   );
-  db.$client
-    .transaction(() => {
-      // Re-check inside the write lock: two processes may start on one new file.
-      if (db.select({ e164: simInventory.e164 }).from(simInventory).limit(1).get()) return;
-      for (const file of files) {
-        for (const r of parseInventoryCsv(readFileSync(join(dir, file), 'utf8'), file)) {
-          insert.run(r.e164, r.countryCode, r.numberType, r.areaCode, r.city ?? null, r.region ?? null, r.monthlyCost, r.currency);
-          n++;
-        }
+  immediate(db, () => {
+    // Re-check inside the write lock: two processes may start on one new file.
+    if (db.select({ e164: simInventory.e164 }).from(simInventory).limit(1).get()) return;
+    for (const file of files) {
+      for (const r of parseInventoryCsv(readFileSync(join(dir, file), 'utf8'), file)) {
+        insert.run(r.e164, r.countryCode, r.numberType, r.areaCode, r.city ?? null, r.region ?? null, r.monthlyCost, r.currency);
+        n++;
       }
-    })
-    .immediate();
+    }
+  });
   return n;
 }

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
-import type { Db } from '../../../db/client.js';
+import { immediate, type Db } from '../../../db/client.js';
 import { simInventory, simOrders } from '../../../db/schema.js';
 import type { Clock } from '../../clock.js';
 import type { AvailableNumber } from '../../domain/types.js';
@@ -103,17 +103,15 @@ export class SimProvider implements NumberProvider {
     const now = this.opts.clock.now();
     const outcome = this.random() < this.opts.failureRate ? 'failed' : 'active';
     const readyAt = now + this.opts.provisionMs;
-    this.db.$client
-      .transaction(() => {
-        const held = this.db
-          .update(simInventory)
-          .set({ orderId })
-          .where(and(eq(simInventory.e164, number.e164), isNull(simInventory.orderId)))
-          .run();
-        if (held.changes !== 1) throw new Error(`sim carrier: ${number.e164} is not available`);
-        this.db.insert(simOrders).values({ id: orderId, e164: number.e164, status: 'pending', outcome, readyAt, createdAt: now }).run();
-      })
-      .immediate();
+    immediate(this.db, () => {
+      const held = this.db
+        .update(simInventory)
+        .set({ orderId })
+        .where(and(eq(simInventory.e164, number.e164), isNull(simInventory.orderId)))
+        .run();
+      if (held.changes !== 1) throw new Error(`sim carrier: ${number.e164} is not available`);
+      this.db.insert(simOrders).values({ id: orderId, e164: number.e164, status: 'pending', outcome, readyAt, createdAt: now }).run();
+    });
     this.arm(orderId, readyAt);
     return { orderId };
   }
@@ -131,18 +129,16 @@ export class SimProvider implements NumberProvider {
       const held = this.db.select({ orderId: simInventory.orderId }).from(simInventory).where(eq(simInventory.e164, e164)).get();
       orderId = held?.orderId ?? null;
     }
-    this.db.$client
-      .transaction(() => {
-        if (orderId) {
-          this.db.update(simOrders).set({ status: 'released' }).where(eq(simOrders.id, orderId)).run();
-          this.db
-            .update(simInventory)
-            .set({ orderId: null })
-            .where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, orderId)))
-            .run();
-        }
-      })
-      .immediate();
+    immediate(this.db, () => {
+      if (orderId) {
+        this.db.update(simOrders).set({ status: 'released' }).where(eq(simOrders.id, orderId)).run();
+        this.db
+          .update(simInventory)
+          .set({ orderId: null })
+          .where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, orderId)))
+          .run();
+      }
+    });
     if (orderId) this.disarm(orderId);
   }
 
@@ -180,22 +176,20 @@ export class SimProvider implements NumberProvider {
 
   private complete(orderId: string): void {
     this.disarm(orderId);
-    const update = this.db.$client
-      .transaction((): OrderUpdate | null => {
-        const o = this.db.select().from(simOrders).where(eq(simOrders.id, orderId)).get();
-        if (!o || o.status !== 'pending') return null;
-        this.db.update(simOrders).set({ status: o.outcome }).where(eq(simOrders.id, orderId)).run();
-        if (o.outcome === 'failed') {
-          this.db
-            .update(simInventory)
-            .set({ orderId: null })
-            .where(and(eq(simInventory.e164, o.e164), eq(simInventory.orderId, orderId)))
-            .run();
-          return { orderId, e164: o.e164, status: 'failed', reason: 'carrier_rejected' };
-        }
-        return { orderId, e164: o.e164, status: 'active' };
-      })
-      .immediate();
+    const update = immediate(this.db, (): OrderUpdate | null => {
+      const o = this.db.select().from(simOrders).where(eq(simOrders.id, orderId)).get();
+      if (!o || o.status !== 'pending') return null;
+      this.db.update(simOrders).set({ status: o.outcome }).where(eq(simOrders.id, orderId)).run();
+      if (o.outcome === 'failed') {
+        this.db
+          .update(simInventory)
+          .set({ orderId: null })
+          .where(and(eq(simInventory.e164, o.e164), eq(simInventory.orderId, orderId)))
+          .run();
+        return { orderId, e164: o.e164, status: 'failed', reason: 'carrier_rejected' };
+      }
+      return { orderId, e164: o.e164, status: 'active' };
+    });
     if (update) for (const l of this.listeners) l(update);
   }
 
