@@ -49,7 +49,8 @@ export interface CarrierAdapter {
   readonly name: CarrierName;
   /** Whether a signing key is configured (else the endpoints answer 503, unless insecure mode). */
   readonly configured: boolean;
-  verify(req: RawRequest): boolean;
+  /** null when the signature holds, else why not (safe to show: names no secret). */
+  verify(req: RawRequest): string | null;
   /** Throws AppError(INVALID_REQUEST) naming what is missing. */
   parseInbound(req: RawRequest): InboundCall;
   parseStatus(req: RawRequest): StatusUpdate;

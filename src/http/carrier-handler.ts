@@ -86,7 +86,8 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       async (body) => {
         const raw: RawRequest = { url, headers: req.headers, body };
         try {
-          if (!adapter.verify(raw)) {
+          const refused = adapter.verify(raw);
+          if (refused !== null) {
             // Not secret, and the first thing to compare when signatures fail:
             // it must be exactly the URL configured at the carrier.
             fields.checkedUrl = carrier === 'twilio' ? d.twilio.signedUrl(raw) : undefined;
@@ -100,7 +101,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
               d.metrics.rateLimited.inc({ kind: 'signature_failures' });
               throw new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${wait} s.`, undefined, { 'Retry-After': String(wait) });
             }
-            throw new AppError('INVALID_SIGNATURE', `The ${carrier === 'twilio' ? 'X-Twilio-Signature' : 'X-Switchboard-Signature'} header is missing or does not match this request.`);
+            throw new AppError('INVALID_SIGNATURE', refused);
           }
           if (action === 'inbound') {
             const call = adapter.parseInbound(raw);

@@ -111,7 +111,7 @@ function genericPost(t: TestGateway, path: string, body: unknown, o: GenericOpts
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
   const secret = o.secret === undefined ? GENERIC_SECRET : o.secret;
   const headers: Record<string, string> = { 'Content-Type': o.contentType ?? 'application/json' };
-  const sig = o.signature ?? (secret === null ? undefined : signGeneric(secret, raw, o.nowMs ?? t.clock.now()));
+  const sig = o.signature ?? (secret === null ? undefined : signGeneric(secret, path, raw, o.nowMs ?? t.clock.now()));
   if (sig !== undefined) headers['X-Switchboard-Signature'] = sig;
   return t.api.post(path).set(headers).send(raw);
 }

@@ -1,5 +1,5 @@
 // POST /carriers/generic/inbound (api.md section 4, Generic JSON endpoint):
-// X-Switchboard-Signature t=,v1= over "<t>.<raw body>", a 300 s window,
+// X-Switchboard-Signature t=,v2= over "<t>.<path>.<raw body>", a 300 s window,
 // connect / reject answers, input errors, retries.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,8 +30,9 @@ afterAll(async () => {
 
 const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true });
 
-/** HMAC-SHA256 hex over "<t>.<body>", written out here independently of src/. */
-const hmac = (secret: string, ts: number, body: string) => createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');
+/** HMAC-SHA256 hex over "<t>.<path>.<body>", written out here independently of src/. */
+const hmac = (secret: string, ts: number, body: string, path = '/carriers/generic/inbound') =>
+  createHmac('sha256', secret).update(`${ts}.${path}.${body}`).digest('hex');
 const nowS = () => Math.floor(clock.now() / 1000);
 const cid = () => `sip-${callSid()}`;
 
@@ -59,7 +60,7 @@ describe('connect', () => {
   it('a signature written by hand (independent of src) is accepted, and `to` may be a sip: URI', async () => {
     const body = JSON.stringify({ callId: cid(), from: 'sip:alice@example.com', to: `sip:${num.e164}@gw.example.com;user=phone` });
     const ts = nowS();
-    const res = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v1=${hmac(GENERIC_SECRET, ts, body)}` }).send(body);
+    const res = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac(GENERIC_SECRET, ts, body)}` }).send(body);
     expect(res.status, res.text).toBe(200);
     expect(res.body.action).toBe('connect');
     expect(res.body.assistantId).toBe(assistant);
@@ -125,21 +126,21 @@ describe('signature', () => {
     const before = countCalls(t);
     const raw = body();
     const ts = nowS() + offset;
-    expectError(await post(raw, `t=${ts},v1=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
+    expectError(await post(raw, `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
     expect(countCalls(t)).toBe(before);
   });
 
   it.each([-299, 299])('a timestamp %i s off is still inside the window → 200', async (offset) => {
     const raw = body();
     const ts = nowS() + offset;
-    const res = await post(raw, `t=${ts},v1=${hmac(GENERIC_SECRET, ts, raw)}`);
+    const res = await post(raw, `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`);
     expect(res.status, res.text).toBe(200);
   });
 
   it('the window follows the gateway clock', async () => {
     const raw = body();
     const ts = nowS();
-    const sig = `t=${ts},v1=${hmac(GENERIC_SECRET, ts, raw)}`;
+    const sig = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`;
     clock.advance(400_000);
     try {
       expectError(await post(raw, sig), 403, 'INVALID_SIGNATURE');
@@ -153,13 +154,13 @@ describe('signature', () => {
     const before = countCalls(t);
     const raw = body();
     const ts = nowS();
-    expectError(await post(raw, `t=${ts},v1=${hmac('another-secret', ts, raw)}`), 403, 'INVALID_SIGNATURE');
+    expectError(await post(raw, `t=${ts},v2=${hmac('another-secret', ts, raw)}`), 403, 'INVALID_SIGNATURE');
     expectError(await post(raw, undefined), 403, 'INVALID_SIGNATURE');
     expectError(await post(raw, 'garbage'), 403, 'INVALID_SIGNATURE');
-    expectError(await post(raw, `v1=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
+    expectError(await post(raw, `v2=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
     expectError(await post(raw, `t=${ts}`), 403, 'INVALID_SIGNATURE');
     // Signed with another t than the one in the header.
-    expectError(await post(raw, `t=${ts - 1},v1=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
+    expectError(await post(raw, `t=${ts - 1},v2=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
     expect(countCalls(t)).toBe(before);
   });
 
@@ -167,22 +168,68 @@ describe('signature', () => {
     const before = countCalls(t);
     const raw = body();
     const ts = nowS();
-    const sig = `t=${ts},v1=${hmac(GENERIC_SECRET, ts, raw)}`;
+    const sig = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`;
     expectError(await post(raw.replace(num.e164, '+14155559999'), sig), 403, 'INVALID_SIGNATURE');
     expectError(await post(raw.replace(',', ', '), sig), 403, 'INVALID_SIGNATURE');
     expect(countCalls(t)).toBe(before);
   });
 
-  it('several v1 values (secret rotation): accepted when one of them is right', async () => {
+  it('several v2 values (secret rotation): accepted when one of them is right', async () => {
     const raw = body();
     const ts = nowS();
     const good = hmac(GENERIC_SECRET, ts, raw);
     const old = hmac('the-old-secret', ts, raw);
-    const r1 = await post(raw, `t=${ts},v1=${old},v1=${good}`);
+    const r1 = await post(raw, `t=${ts},v2=${old},v2=${good}`);
     expect(r1.status, r1.text).toBe(200);
     expect(r1.body.action).toBe('connect');
-    const r2 = await post(body(), `t=${ts},v1=${old},v1=${'0'.repeat(64)}`);
+    const r2 = await post(body(), `t=${ts},v2=${old},v2=${'0'.repeat(64)}`);
     expectError(r2, 403, 'INVALID_SIGNATURE');
+  });
+});
+
+describe('v2 binds the endpoint', () => {
+  const body = () => JSON.stringify({ callId: cid(), from: '+12025550143', to: num.e164 });
+  it('a body signed for /inbound is refused at /status, and the other way round (403, "does not match")', async () => {
+    const raw = JSON.stringify({ callId: cid(), status: 'completed' });
+    const ts = nowS();
+    const forInbound = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw, '/carriers/generic/inbound')}`;
+    const res = await t.api.post('/carriers/generic/status').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': forInbound }).send(raw);
+    expectError(res, 403, 'INVALID_SIGNATURE');
+    expect(res.body.error.message).toMatch(/does not match/);
+    expect(res.body.error.message).toContain('/carriers/generic/status');
+    const inboundRaw = body();
+    const forStatus = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, inboundRaw, '/carriers/generic/status')}`;
+    expectError(await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': forStatus }).send(inboundRaw), 403, 'INVALID_SIGNATURE');
+  });
+
+  it('the query string is not part of the signed path', async () => {
+    const raw = body();
+    const ts = nowS();
+    const sig = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw, '/carriers/generic/inbound')}`;
+    const res = await t.api.post('/carriers/generic/inbound?x=1').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': sig }).send(raw);
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it('the old v1 scheme (no path) is refused, with a message showing the v2 format', async () => {
+    const raw = body();
+    const ts = nowS();
+    const v1 = createHmac('sha256', GENERIC_SECRET).update(`${ts}.${raw}`).digest('hex');
+    const res = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v1=${v1}` }).send(raw);
+    expectError(res, 403, 'INVALID_SIGNATURE');
+    expect(res.body.error.message).toMatch(/v2=/);
+  });
+
+  it('a stale timestamp and a mismatch say which', async () => {
+    const raw = body();
+    const old = nowS() - 1000;
+    const stale = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${old},v2=${hmac(GENERIC_SECRET, old, raw)}` }).send(raw);
+    expectError(stale, 403, 'INVALID_SIGNATURE');
+    expect(stale.body.error.message).toMatch(/stale timestamp/);
+    const ts = nowS();
+    const wrong = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac('nope-nope-nope', ts, raw)}` }).send(raw);
+    expectError(wrong, 403, 'INVALID_SIGNATURE');
+    expect(wrong.body.error.message).toMatch(/does not match/);
+    expect(wrong.body.error.message).not.toContain(GENERIC_SECRET);
   });
 });
 

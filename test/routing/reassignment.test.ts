@@ -65,7 +65,7 @@ async function callGeneric(): Promise<Routed> {
   const body = JSON.stringify({ callId: `sip-${callSid()}`, from: '+12025550143', to: N.e164 });
   const res = await fetch(`${base}/carriers/generic/inbound`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, body, t.clock.now()) },
+    headers: { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, '/carriers/generic/inbound', body, t.clock.now()) },
     body,
   });
   if (res.status !== 200) throw new Error(`generic → ${res.status} ${await res.text()}`);

@@ -441,11 +441,11 @@ const genericBody: fc.Arbitrary<Buffer> = fc.oneof(
   hostileRaw,
 );
 
-function genericRequest(body: Buffer, signed: boolean, contentType: string): Record<string, string> {
+function genericRequest(path: string, body: Buffer, signed: boolean, contentType: string): Record<string, string> {
   const h: Record<string, string> = { 'Content-Type': contentType };
   if (signed) {
     const ts = Math.floor(t.clock.now() / 1000);
-    h['X-Switchboard-Signature'] = `t=${ts},v1=${genericSignature(GENERIC_SECRET, ts, body)}`;
+    h['X-Switchboard-Signature'] = `t=${ts},v2=${genericSignature(GENERIC_SECRET, ts, path, body)}`;
   }
   return h;
 }
@@ -471,7 +471,7 @@ describe('every carrier endpoint: any body, signed or not, never 5xx', () => {
             contentType: fc.oneof({ weight: 5, arbitrary: fc.constant('application/json') }, fc.constantFrom(...CONTENT_TYPES), headerValue),
             query: fc.oneof(fc.constant(''), queryString),
             extra: extras.map((x) => x.extra),
-            signature: fc.option(fc.oneof(headerValue, fc.constantFrom('t=', 'v1=', 't=1,v1=', ',,,', 't=99999999999999999999,v1=ab', '=')), { freq: 5 }),
+            signature: fc.option(fc.oneof(headerValue, fc.constantFrom('t=', 'v2=', 't=1,v2=', ',,,', 't=99999999999999999999,v2=ab', '=')), { freq: 5 }),
           });
       await fc.assert(
         fc.asyncProperty(request, async (r) => {
@@ -494,7 +494,7 @@ describe('every carrier endpoint: any body, signed or not, never 5xx', () => {
             Object.assign(headers, built.headers, { 'Content-Type': r.contentType });
           } else {
             body = r.raw ?? Buffer.from('{}');
-            Object.assign(headers, genericRequest(body, r.signed, r.contentType));
+            Object.assign(headers, genericRequest(path, body, r.signed, r.contentType));
           }
           if (r.signature !== null) headers[twilio ? 'X-Twilio-Signature' : 'X-Switchboard-Signature'] = r.signature;
           const res = await send('POST', full, headers, body);
@@ -556,7 +556,7 @@ describe('named hostile cases', () => {
     const c = await send('POST', '/api/teams', h, Buffer.from('['.repeat(70_000)));
     checkAnswer(c, 'too large');
     expect(c.status).toBe(413);
-    const d = await send('POST', '/carriers/generic/inbound', genericRequest(Buffer.from(deep(20_000, '[', ']')), true, 'application/json'), Buffer.from(deep(20_000, '[', ']')));
+    const d = await send('POST', '/carriers/generic/inbound', genericRequest("/carriers/generic/inbound", Buffer.from(deep(20_000, '[', ']')), true, 'application/json'), Buffer.from(deep(20_000, '[', ']')));
     checkAnswer(d, 'generic deep');
     expect(d.status).toBe(400);
     await alive();

@@ -165,8 +165,8 @@ describe('logs', () => {
   }
   async function postGeneric(path: string, body: unknown, secret = GENERIC_SECRET) {
     const raw = JSON.stringify(body);
-    const sig = signGeneric(secret, raw, t.clock.now());
-    sigs.push(sig, sig.slice(sig.indexOf('v1=') + 3));
+    const sig = signGeneric(secret, path, raw, t.clock.now());
+    sigs.push(sig, sig.slice(sig.indexOf('v2=') + 3));
     return t.api.post(path).set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': sig }).send(raw);
   }
 

@@ -225,7 +225,7 @@ describe('per source address on failed carrier signatures', () => {
     }
     for (let i = 0; i < 2; i++) {
       const raw = JSON.stringify({ callId: `g-${i}`, from: '+12025550143', to: '+12025550100' });
-      const res = await call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric('the-wrong-secret-0123456789', raw, t.clock.now()) }, raw, from);
+      const res = await call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric('the-wrong-secret-0123456789', '/carriers/generic/inbound', raw, t.clock.now()) }, raw, from);
       expect(res.status, res.text).toBe(403);
     }
     const blocked = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' }, body, from);
@@ -233,7 +233,7 @@ describe('per source address on failed carrier signatures', () => {
     expect(retry).toBeGreaterThanOrEqual(10);
     expect(retry).toBeLessThanOrEqual(12);
     // The generic endpoint answers the same way, in its own JSON.
-    expect429(await call(port, 'POST', '/carriers/generic/status', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': 't=1,v1=00' }, '{"callId":"x","status":"completed"}', from));
+    expect429(await call(port, 'POST', '/carriers/generic/status', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': 't=1,v2=00' }, '{"callId":"x","status":"completed"}', from));
     // No call record was created by any of them.
     expect(t.gw.db.$client.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(0);
     // A correctly signed webhook from the same address is answered: anyone can
@@ -279,7 +279,7 @@ describe('a legitimate burst is never throttled', () => {
     }
     for (let i = 0; i < 100; i++) {
       const raw = JSON.stringify({ callId: `burst-${i}`, from: '+12025550143', to: '+12025550100' });
-      requests.push(() => call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, raw, t.clock.now()) }, raw));
+      requests.push(() => call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, '/carriers/generic/inbound', raw, t.clock.now()) }, raw));
     }
     // Run the inbound ones concurrently, 50 at a time.
     const statuses: number[] = [];

@@ -1,9 +1,12 @@
 /**
  * The generic JSON carrier endpoint, for SIP servers and carriers that are not
- * Twilio-compatible. Signed like Stripe webhooks:
- *   X-Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
- * rejected when t is more than 300 s from now (replays). Several v1 values
- * may be sent, so a secret can be rotated without downtime.
+ * Twilio-compatible. Signed like Stripe webhooks, with the endpoint bound in:
+ *   X-Switchboard-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256(secret, "<t>.<path>.<raw body>")>
+ * where <path> is the request path without its query (`/carriers/generic/inbound`),
+ * so a body signed for one endpoint is refused by another. Rejected when t is
+ * more than 300 s from now (replays). Several v2 values may be sent, so a
+ * secret can be rotated without downtime. (v1, which did not bind the path, is
+ * gone: a v1-only header is refused.)
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
@@ -15,13 +18,14 @@ import { safeEqual } from '../twilio/signature.js';
 
 export const SIGNATURE_TOLERANCE_S = 300;
 
-export function genericSignature(secret: string, t: number, rawBody: Buffer | string): string {
-  return createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest('hex');
+export function genericSignature(secret: string, t: number, path: string, rawBody: Buffer | string): string {
+  return createHmac('sha256', secret).update(`${t}.${path}.`).update(rawBody).digest('hex');
 }
 
-export function signGeneric(secret: string, rawBody: string, nowMs = Date.now()): string {
+/** The X-Switchboard-Signature header for a body sent to `path` (e.g. /carriers/generic/inbound). */
+export function signGeneric(secret: string, path: string, rawBody: string, nowMs = Date.now()): string {
   const t = Math.floor(nowMs / 1000);
-  return `t=${t},v1=${genericSignature(secret, t, rawBody)}`;
+  return `t=${t},v2=${genericSignature(secret, t, path, rawBody)}`;
 }
 
 const str = (max: number) => z.string({ message: 'must be a string' }).min(1, 'must not be empty').max(max, 'is too long');
@@ -51,23 +55,32 @@ export class GenericAdapter implements CarrierAdapter {
     return !!this.o.secret;
   }
 
-  verify(req: RawRequest): boolean {
-    if (!this.o.secret) return true;
+  verify(req: RawRequest): string | null {
+    if (!this.o.secret) return null;
     const header = req.headers['x-switchboard-signature'];
-    if (typeof header !== 'string' || header.length > 1024) return false;
+    if (typeof header !== 'string') return 'The X-Switchboard-Signature header is missing.';
+    if (header.length > 1024) return 'The X-Switchboard-Signature header is too long.';
     let t: number | undefined;
-    const v1: string[] = [];
+    const v2: string[] = [];
     for (const part of header.split(',')) {
       const eq = part.indexOf('=');
       const k = part.slice(0, eq).trim();
       const v = part.slice(eq + 1).trim();
       if (k === 't' && /^\d{1,12}$/.test(v)) t = Number(v);
-      else if (k === 'v1') v1.push(v);
+      else if (k === 'v2') v2.push(v);
     }
-    if (t === undefined || v1.length === 0) return false;
-    if (Math.abs(this.o.now() / 1000 - t) > SIGNATURE_TOLERANCE_S) return false;
-    const expected = genericSignature(this.o.secret, t, req.body);
-    return v1.some((s) => safeEqual(s, expected));
+    if (t === undefined || v2.length === 0) {
+      return 'X-Switchboard-Signature must be "t=<unix seconds>,v2=<hex HMAC-SHA256 of \'<t>.<path>.<body>\'>".';
+    }
+    const skew = this.o.now() / 1000 - t;
+    if (Math.abs(skew) > SIGNATURE_TOLERANCE_S) {
+      return `X-Switchboard-Signature has a stale timestamp: t is ${Math.round(Math.abs(skew))} s ${skew > 0 ? 'in the past' : 'in the future'} (at most ${SIGNATURE_TOLERANCE_S} s allowed); check the sender's clock.`;
+    }
+    const q = req.url.indexOf('?');
+    const path = q >= 0 ? req.url.slice(0, q) : req.url;
+    const expected = genericSignature(this.o.secret, t, path, req.body);
+    if (v2.some((s) => safeEqual(s, expected))) return null;
+    return `X-Switchboard-Signature does not match: sign "<t>.${path}.<raw body>" with SWITCHBOARD_WEBHOOK_SECRET.`;
   }
 
   private json(req: RawRequest): unknown {

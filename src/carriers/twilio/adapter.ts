@@ -53,10 +53,15 @@ export class TwilioAdapter implements CarrierAdapter {
     return this.o.publicUrl() + req.url;
   }
 
-  verify(req: RawRequest): boolean {
-    if (!this.o.authToken) return true; // insecure mode; the handler refuses otherwise
+  verify(req: RawRequest): string | null {
+    if (!this.o.authToken) return null; // insecure mode; the handler refuses otherwise
     const sig = req.headers['x-twilio-signature'];
-    return validateTwilioForm(this.o.authToken, typeof sig === 'string' ? sig : undefined, this.signedUrl(req), this.form(req));
+    if (typeof sig !== 'string' || sig === '') return 'The X-Twilio-Signature header is missing.';
+    const url = this.signedUrl(req);
+    if (validateTwilioForm(this.o.authToken, sig, url, this.form(req))) return null;
+    // A URL is not a secret, and it is the first thing to compare when
+    // signatures fail: it must be exactly the URL configured at Twilio.
+    return `X-Twilio-Signature does not match this request signed for ${url} with TWILIO_AUTH_TOKEN. The number's webhook URL at Twilio must be exactly this URL (SWITCHBOARD_PUBLIC_URL + path).`;
   }
 
   parseInbound(req: RawRequest) {
