@@ -3,15 +3,14 @@
  * { amount, currency } in minor units. Internal fields (order ids, media URLs
  * of calls) are not exposed.
  */
-import type { AssistantView } from './services/assistants.js';
-import type { TeamView } from './services/teams.js';
-import type { AvailableNumber, Call, PhoneNumber } from './domain/types.js';
-import type { AuditEvent } from './store/audit.js';
-import type { TokenRow } from './store/teams.js';
+import type { AvailableNumber, Call, PhoneNumber } from '../domain/types.js';
+import type { AssistantWithNumbers } from '../services/assistants.js';
+import type { AuditEvent, TokenRow } from '../services/ports.js';
+import type { TeamSummary } from '../services/teams.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-export const teamJson = (t: TeamView) => ({
+export const teamJson = (t: TeamSummary) => ({
   id: t.id,
   slug: t.slug,
   name: t.name,
@@ -21,7 +20,7 @@ export const teamJson = (t: TeamView) => ({
   createdAt: iso(t.createdAt),
 });
 
-export const assistantJson = (a: AssistantView) => ({
+export const assistantJson = (a: AssistantWithNumbers) => ({
   id: a.id,
   teamId: a.teamId,
   name: a.name,

@@ -1,14 +1,20 @@
 /**
  * Opens the embedded SQLite database: pragmas, then the generated migrations.
  * The pragmas and what they cost are explained in docs/storage.md.
+ *
+ * Two connections on one file: a writer (every write and transaction, one at
+ * a time through the WriteLock) and a reader (reads outside transactions),
+ * so a read never sees another request's uncommitted transaction. With WAL,
+ * the reader sees each commit as soon as it is made. ':memory:' has one
+ * connection (an in-memory database cannot be shared); it is for experiments.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.js';
-import { MIGRATIONS_DIR } from '../src/paths.js';
+import * as schema from '../../../db/sqlite/schema.js';
+import { SQLITE_MIGRATIONS_DIR } from '../../paths.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -17,9 +23,46 @@ export interface OpenDbOptions {
   path: string;
 }
 
+export interface SqliteConnections {
+  writer: Db;
+  /** The writer itself for ':memory:'. */
+  reader: Db;
+}
+
+export function openConnections(path: string): SqliteConnections {
+  const writer = openDb({ path });
+  if (path === ':memory:') return { writer, reader: writer };
+  return { writer, reader: connect(path) };
+}
+
+export function closeConnections(c: SqliteConnections): void {
+  if (c.reader !== c.writer) closeDb(c.reader);
+  closeDb(c.writer);
+}
+
+/** A connection with the pragmas, no migrations (the writer ran them). */
+function connect(path: string): Db {
+  const sqlite = new Database(path);
+  pragmas(sqlite);
+  const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
+  (db as { $client: Database.Database }).$client = sqlite;
+  return db;
+}
+
 export function openDb({ path }: OpenDbOptions): Db {
   if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
+  pragmas(sqlite);
+  // drizzle prepares its SQL again on every query; give it a client that
+  // reuses statements (same SQL text, same statement). Our own hand-prepared
+  // statements use $client, the plain database, and keep their modes.
+  const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
+  (db as { $client: Database.Database }).$client = sqlite;
+  migrateWithRetry(db);
+  return db;
+}
+
+function pragmas(sqlite: Database.Database): void {
   // WAL: readers never block the writer and several gateway processes can
   // share one file. synchronous=NORMAL: a commit survives a process crash
   // (the WAL is written before the commit returns); only an OS crash or power
@@ -29,16 +72,9 @@ export function openDb({ path }: OpenDbOptions): Db {
   sqlite.pragma('foreign_keys = ON');
   // Another process holding the write lock makes us wait, not fail.
   sqlite.pragma('busy_timeout = 5000');
-  // Checkpoints normally run in a worker (db/checkpointer.ts); this larger
+  // Checkpoints normally run in a worker (checkpointer.ts); this larger
   // automatic threshold (~40 MB of WAL) is only the safety net.
   sqlite.pragma('wal_autocheckpoint = 10000');
-  // drizzle prepares its SQL again on every query; give it a client that
-  // reuses statements (same SQL text, same statement). Our own hand-prepared
-  // statements use $client, the plain database, and keep their modes.
-  const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
-  (db as { $client: Database.Database }).$client = sqlite;
-  migrateWithRetry(db);
-  return db;
 }
 
 /**
@@ -78,7 +114,7 @@ function withStatementCache(sqlite: Database.Database, max = 1000): Database.Dat
 function migrateWithRetry(db: Db): void {
   for (let attempt = 1; ; attempt++) {
     try {
-      migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+      migrate(db, { migrationsFolder: SQLITE_MIGRATIONS_DIR });
       return;
     } catch (err) {
       if (attempt >= 5 || !/already exists|SQLITE_BUSY|database is locked/i.test(errorChain(err))) throw err;
@@ -98,16 +134,6 @@ function errorChain(err: unknown): string {
     parts.push(String(e), String((e as { code?: unknown }).code ?? ''));
   }
   return parts.join(' ');
-}
-
-/**
- * Runs fn in one BEGIN IMMEDIATE transaction: the write lock is taken at the
- * start, so a check and the write that depends on it cannot interleave with
- * another process's (better-sqlite3 transactions are synchronous; nested
- * calls become savepoints).
- */
-export function immediate<T>(db: Db, fn: () => T): T {
-  return db.$client.transaction(fn).immediate();
 }
 
 export function closeDb(db: Db): void {
