@@ -143,11 +143,18 @@ describe('Kamailio + the example config, asked by SIPp', () => {
     expect(line).toMatchObject({ path: '/carriers/generic/inbound', status: 200, decision: 'reject', reason: 'no_route' });
   });
 
-  it('a number written without + is normalised; a Request-URI user that is no number is a 404 without asking', async () => {
-    const r = await sipp({ target: kam.target, scenario: 'invite-302.xml', service: routed.e164.slice(1) });
-    const a = redirect(r.logs[0]!);
-    expect(a.assistantId).toBe(assistantA);
-    await until(() => gw.lines.some((l) => l.msg === 'carrier webhook' && l.carrierCallId === a.callId), 'the webhook log line');
+  it('numbers written other ways are normalised to E.164; a Request-URI user that is no number is a 404 without asking', async () => {
+    const e = routed.e164; // +1NPANXXXXXX
+    let last = '';
+    for (const written of [e.slice(1), `00${e.slice(1)}`, `+1-${e.slice(2, 5)}-${e.slice(5, 8)}-${e.slice(8)}`]) {
+      const r = await sipp({ target: kam.target, scenario: 'invite-302.xml', service: written });
+      const a = redirect(r.logs[0]!);
+      expect(a.assistantId, written).toBe(assistantA);
+      const call = (await must(200, admin('GET', `/api/calls/${a.gatewayCallId}`), 'call')).call;
+      expect(call.to, written).toBe(e);
+      last = a.callId;
+    }
+    await until(() => gw.lines.some((l) => l.msg === 'carrier webhook' && l.carrierCallId === last), 'the webhook log line');
     const asked = gw.lines.filter((l) => l.msg === 'carrier webhook').length;
     const alice = await sipp({ target: kam.target, scenario: 'invite-404.xml', service: 'alice' });
     expect(alice.logs[0]!.split(' ')[2]).toBe('not_a_phone_number');
