@@ -132,10 +132,12 @@ export class FuzzReport {
     const out: string[] = [];
     for (const [key, fs] of groups) {
       out.push(`- ${key} (${fs.length}×)`);
+      // The detail (a stack, what was received) once per group; then each example's request.
+      if (fs[0]!.detail.includes('\n')) out.push(fs[0]!.detail.split('\n').map((l) => `      ${l}`).join('\n'));
       for (const f of fs.slice(0, perGroup)) {
         if (f.caseId !== undefined) out.push(`    case #${f.caseId} [${f.category}] ${f.note}\n      request: ${f.request}`);
-        if (f.detail.includes('\n')) out.push(f.detail.split('\n').map((l) => `      ${l}`).join('\n'));
       }
+      if (fs.length > perGroup) out.push(`    … and ${fs.length - perGroup} more`);
     }
     return out.join('\n');
   }

@@ -9,7 +9,7 @@
  * every batch mixes them.
  */
 import { prng, type Rng } from '../e2e/traffic.js';
-import { afterUpgrade, bytes, hostileTarget, seedRequest, serialize, wsHeaders, type FuzzTarget, type Req, type SeedKind } from './raw-http-requests.js';
+import { afterUpgrade, bytes, chunked, hostileTarget, seedRequest, serialize, wsHeaders, type FuzzTarget, type Req, type SeedKind } from './raw-http-requests.js';
 import type { RawCase } from './raw-socket.js';
 
 /** A generated message: its bytes and the methods of the complete requests in it. */
@@ -36,24 +36,6 @@ const setHeader = (r: Req, name: string, value: string | null) => {
 const bodyReq = (rng: Rng, t: FuzzTarget) => seedRequest(rng, t, rng.pick(BODY_SEEDS));
 const randomBytes = (rng: Rng, n: number) => Buffer.from(Array.from({ length: n }, () => rng.int(0, 255)));
 const insertAt = (s: string, i: number, x: string) => s.slice(0, i) + x + s.slice(i);
-
-function chunked(rng: Rng, body: Buffer): { note: string; bytes: Buffer; incomplete?: boolean } {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < body.length; ) {
-    const n = Math.min(body.length - i, rng.int(1, 40));
-    parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(i, i + n), Buffer.from('\r\n'));
-    i += n;
-  }
-  const ok = Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
-  const bad = rng.pick<[string, string | null]>([
-    ['valid', null], ['bad size', 'zz\r\nab\r\n0\r\n\r\n'], ['negative size', '-1\r\nab\r\n0\r\n\r\n'], ['huge size', 'ffffffffffffffffff\r\nab\r\n0\r\n\r\n'],
-    ['size with 0x', '0x2\r\nab\r\n0\r\n\r\n'], ['chunk extension', '2;a=b;c="d"\r\nab\r\n0\r\n\r\n'], ['control char in extension', '2;\x00\r\nab\r\n0\r\n\r\n'],
-    ['data longer than size', '2\r\nabcdef\r\n0\r\n\r\n'], ['LF only', '2\nab\n0\n\n'], ['trailers', '0\r\nContent-Length: 5\r\nX: y\r\n\r\n'],
-    ['space before size', ' 2\r\nab\r\n0\r\n\r\n'], ['no last chunk', '2\r\nab\r\n'], ['no final CRLF', '0\r\n'],
-  ]);
-  if (bad[1] === null) return { note: 'chunked', bytes: ok };
-  return { note: `chunked, ${bad[0]}`, bytes: Buffer.from(bad[1], 'latin1'), incomplete: bad[0].startsWith('no ') };
-}
 
 const generators: Record<string, { count: number; gen: Gen }> = {
   'request-line': {

@@ -64,7 +64,7 @@ export const wsHeaders = (rng: Rng): Array<[string, string]> => [
 ];
 
 /** A Twilio webhook signed exactly as Twilio would (never for the live call's CallSid). */
-function twilio(rng: Rng, t: FuzzTarget, path: string, params: Record<string, string>): Req {
+function twilio(t: FuzzTarget, path: string, params: Record<string, string>): Req {
   const p = prepareTwilio(t.publicUrl, path, params, { authToken: t.twilioToken });
   return req(t, 'POST', p.path, Object.entries(p.headers), p.body);
 }
@@ -93,12 +93,12 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
     }
     case 'twilio-voice': {
       const to = rng.chance(0.3) ? t.routedE164 : rng.pick(['+12025550100', '+14165550199', 'not-a-number']);
-      return twilio(rng, t, '/carriers/twilio/voice', voiceParams({ CallSid: randomSid(rng), To: to }) as Record<string, string>);
+      return twilio(t, '/carriers/twilio/voice', voiceParams({ CallSid: randomSid(rng), To: to }) as Record<string, string>);
     }
     case 'twilio-status':
-      return twilio(rng, t, '/carriers/twilio/status', { CallSid: randomSid(rng), CallStatus: rng.pick(['ringing', 'completed', 'bogus']), SequenceNumber: String(rng.int(0, 9)) });
+      return twilio(t, '/carriers/twilio/status', { CallSid: randomSid(rng), CallStatus: rng.pick(['ringing', 'completed', 'bogus']), SequenceNumber: String(rng.int(0, 9)) });
     case 'twilio-action':
-      return twilio(rng, t, '/carriers/twilio/connect-action', { CallSid: randomSid(rng), AccountSid: 'AC' + 'ab'.repeat(16) });
+      return twilio(t, '/carriers/twilio/connect-action', { CallSid: randomSid(rng), AccountSid: 'AC' + 'ab'.repeat(16) });
     case 'generic': {
       const path = rng.pick(['/carriers/generic/inbound', '/carriers/generic/status']);
       const body = path.endsWith('inbound')
@@ -116,6 +116,25 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
     case 'options':
       return req(t, 'OPTIONS', rng.pick(['*', '/', '/api/teams', '/carriers/twilio/voice']));
   }
+}
+
+/** A chunked body: valid, or with one of the classic chunk-framing mistakes (incomplete ones say so). */
+export function chunked(rng: Rng, body: Buffer): { note: string; bytes: Buffer; incomplete?: boolean } {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; ) {
+    const n = Math.min(body.length - i, rng.int(1, 40));
+    parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(i, i + n), Buffer.from('\r\n'));
+    i += n;
+  }
+  const ok = Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
+  const bad = rng.pick<[string, string | null]>([
+    ['valid', null], ['bad size', 'zz\r\nab\r\n0\r\n\r\n'], ['negative size', '-1\r\nab\r\n0\r\n\r\n'], ['huge size', 'ffffffffffffffffff\r\nab\r\n0\r\n\r\n'],
+    ['size with 0x', '0x2\r\nab\r\n0\r\n\r\n'], ['chunk extension', '2;a=b;c="d"\r\nab\r\n0\r\n\r\n'], ['control char in extension', '2;\x00\r\nab\r\n0\r\n\r\n'],
+    ['data longer than size', '2\r\nabcdef\r\n0\r\n\r\n'], ['LF only', '2\nab\n0\n\n'], ['trailers', '0\r\nContent-Length: 5\r\nX: y\r\n\r\n'],
+    ['space before size', ' 2\r\nab\r\n0\r\n\r\n'], ['no last chunk', '2\r\nab\r\n'], ['no final CRLF', '0\r\n'],
+  ]);
+  if (bad[1] === null) return { note: 'chunked', bytes: ok };
+  return { note: `chunked, ${bad[0]}`, bytes: Buffer.from(bad[1], 'latin1'), incomplete: bad[0].startsWith('no ') };
 }
 
 // ------------------------------------------------------------------ WebSocket frames (client side)

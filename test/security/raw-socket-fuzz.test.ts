@@ -63,9 +63,18 @@ async function healthz(p: Gateway): Promise<string | null> {
   }
 }
 
-/** The uncaught exception a dead process printed (its stderr, without Node's deprecation warnings). */
-const crashOutput = (p: Gateway) =>
-  p.stderr().split('\n').filter((l) => !/DeprecationWarning|--trace-deprecation/.test(l)).join('\n').trim().slice(-3000) || `(no stderr; exit ${p.child.exitCode ?? p.child.signalCode})`;
+/**
+ * Why a process is gone: a crash prints its uncaught exception on stderr
+ * (Node's deprecation warnings left out); a SIGTERM or SIGINT is logged as
+ * "shutting down". Other programs on a shared machine may signal every
+ * gateway process, and that must not be blamed on a request.
+ */
+function exitCause(p: Gateway): { outside: boolean; text: string } {
+  const signal = p.lines.find((l) => l.msg === 'shutting down')?.signal ?? p.child.signalCode;
+  if (signal) return { outside: true, text: `stopped by ${signal} from outside the test, not by a request (exit ${p.child.exitCode ?? p.child.signalCode})` };
+  const stderr = p.stderr().split('\n').filter((l) => !/DeprecationWarning|--trace-deprecation/.test(l)).join('\n').trim();
+  return { outside: false, text: `exit code ${p.child.exitCode}:\n${stderr.slice(-3000) || '(nothing on stderr)'}` };
+}
 
 it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malformed requests and upgrades with a live call bridged (seed ${SEED})`, { timeout: 180_000 }, async () => {
   const started = Date.now();
@@ -87,10 +96,18 @@ it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malfo
   const port = p.port;
   // Respawns reuse the port and the database: the generated cases' Host, signed
   // URLs and the live call's token stay valid.
-  const respawn = async () => {
-    const q = await spawnGateway(env, { port, outputTail: 4000 });
-    await q.waitListening({ killOnTimeout: true });
-    return q;
+  // A few attempts: on a shared machine the port can be briefly taken.
+  const respawn = async (): Promise<Gateway> => {
+    for (let attempt = 1; ; attempt++) {
+      const q = await spawnGateway(env, { port, outputTail: 4000 });
+      try {
+        await q.waitListening({ killOnTimeout: true });
+        return q;
+      } catch (err) {
+        const exit = await q.exitWithin(1000);
+        if (attempt === 3) throw new Error(`${(err as Error).message}\nexit: ${JSON.stringify(exit)}`);
+      }
+    }
   };
 
   // ------------------------------------------------------------ the live call
@@ -111,7 +128,7 @@ it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malfo
   // ------------------------------------------------------------ the fuzz
   const { cases, slow } = generateCases(SEED, target);
   const report = new FuzzReport();
-  const crashes: Array<{ batch: number; stderr: string }> = [];
+  let crashes = 0;
   const slowInFlight = new Set<RawCase>();
   const run = async (c: RawCase) => report.record(c, await sendRaw(port, c, SEND));
   // Slow clients trickle in the background the whole time, five at once.
@@ -123,11 +140,13 @@ it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malfo
 
   /** Replays cases one by one on a fresh process until one kills it. */
   const findCrasher = async (suspects: RawCase[]) => {
-    let q = await respawn();
+    const q = await respawn();
     for (const c of suspects) {
       await sendRaw(port, c, { hangMs: 1000, quietMs: 200 });
       if (await q.exitWithin(50)) {
-        report.add({ kind: 'exit', detail: `the process exited (${q.child.exitCode ?? q.child.signalCode}) on this request alone:\n${crashOutput(q)}` }, c);
+        const why = exitCause(q);
+        if (why.outside) report.add({ kind: 'exit', detail: `the replay was ${why.text}` });
+        else report.add({ kind: 'exit', detail: `a fresh process dies of this request alone, ${why.text}` }, c);
         return;
       }
     }
@@ -142,16 +161,17 @@ it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malfo
     const sick = await healthz(p);
     const dead = !p.isAlive() || (sick !== null && (await p.exitWithin(200)) !== null);
     if (dead) {
-      crashes.push({ batch: b, stderr: crashOutput(p) });
-      await findCrasher([...batch, ...slowInFlight]);
-      if (crashes.length >= MAX_CRASHES) break;
+      const why = exitCause(p);
+      report.add({ kind: 'exit', detail: `the process exited during a batch, ${why.text}\n(batch ${b}: cases #${batch[0]!.id}..#${batch.at(-1)!.id})` });
+      if (!why.outside) await findCrasher([...batch, ...slowInFlight]);
+      if (++crashes >= MAX_CRASHES) break;
       p = await respawn();
     } else if (sick) report.add({ kind: 'healthz', detail: `after batch ${b} (cases #${batch[0]!.id}..#${batch.at(-1)!.id}): ${sick}` });
   }
   await slowLane;
 
   // ------------------------------------------------------------ the live call still relays, both ways
-  if (crashes.length === 0) {
+  if (crashes === 0) {
     const { c, conn } = live;
     const before = fake.received[conn]!.length;
     const echoes = c.received.length;
@@ -179,7 +199,7 @@ it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malfo
   console.log(`raw-socket fuzz, seed ${SEED} (replay: ${REPLAY}), ${seconds} s\n${report.summary()}` +
     (errors.length ? `\nserver error log lines: ${errors.length}, e.g. ${JSON.stringify(errors[0]).slice(0, 1500)}` : ''));
   const { cases: sent } = report.totals;
-  expect(sent, 'connections sent').toBeGreaterThanOrEqual(crashes.length ? 0 : 10_000);
+  expect(sent, 'connections sent').toBeGreaterThanOrEqual(crashes ? 0 : 10_000);
   if (report.findings.length) {
     const msg = `raw-socket fuzz found ${report.findings.length} problem(s) with seed ${SEED}; replay with ${REPLAY}\n${report.describeFindings()}`;
     console.error(msg);
