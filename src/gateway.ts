@@ -18,6 +18,7 @@ import { Faults } from './faults.js';
 import { defaultConnectionsPerAddress, openFilesLimit, type FdLimit } from './fd-limit.js';
 import { createCarrierHandler } from './http/carrier-handler.js';
 import { ConnectionLimiter } from './http/connection-limit.js';
+import { refuseTarget, splitTarget } from './http/request-target.js';
 import { createExpressApp } from './http/express-app.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { Lifecycle } from './lifecycle.js';
@@ -208,6 +209,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       'http',
       (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
+        else if (splitTarget(req.url).path === null) refuseTarget(req, res, log);
         else app(req, res);
       },
       (_req, res) => {

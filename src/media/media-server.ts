@@ -37,7 +37,7 @@ export interface MediaServerDeps {
   log: Logger;
   faults: Faults;
   /** Told when a stream's token checks out, so it stops counting against its address. */
-  connections: { exempt(socket: Duplex): void };
+  connections: { exempt(socket: Duplex): void; busy(socket: Duplex): boolean };
   /** SWITCHBOARD_MEDIA_ALLOWED_NETWORKS, see address-policy.ts. */
   allowedNetworks: readonly Network[] | null;
   connectTimeoutMs?: number;
@@ -74,6 +74,12 @@ export class MediaServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    // An upgrade pipelined behind requests still being answered: no way to
+    // answer it in order (RFC 9112 9.3.2 lets us close instead).
+    if (this.d.connections.busy(socket)) {
+      socket.destroy();
+      return;
+    }
     // Split by hand: `new URL` throws on targets such as `//` or `//:99999/x`,
     // and an exception here used to end the process.
     const target = splitTarget(req.url);

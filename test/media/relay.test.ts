@@ -422,7 +422,7 @@ describe('media server start timeout', () => {
       tokenTtlS: 60,
       log: pino({ level: 'silent' }),
       faults: new Faults(pino({ level: 'silent' })),
-      connections: { exempt: () => {} },
+      connections: { exempt: () => {}, busy: () => false },
       allowedNetworks: null,
       startTimeoutMs: 300,
     });
