@@ -308,7 +308,10 @@ export class NumberService {
     let expired = 0;
     for (const n of this.numbers.expiredTrials(now)) {
       const done = this.routing.mutate((touch) => {
-        if (!this.numbers.transition(n.id, ['active', 'suspended'], { status: 'released', assistantId: null, releasedAt: now, updatedAt: now })) return false;
+        // Not a suspended one: releasing it would hand it back to the team
+        // (it could buy it again, active). It expires once the operator
+        // reactivates it, or the operator releases it.
+        if (!this.numbers.transition(n.id, ['active'], { status: 'released', assistantId: null, releasedAt: now, updatedAt: now })) return false;
         touch(n.e164);
         this.recordAuditSystem('number.expire', n, { expiresAt: new Date(n.expiresAt!).toISOString() });
         return true;

@@ -100,14 +100,14 @@ export class NumberStore {
       .all();
   }
 
-  /** Held trial numbers whose expiry has passed. */
+  /** Held trial numbers whose expiry has passed (suspended ones wait for the operator). */
   expiredTrials(now: number): PhoneNumber[] {
     return this.db
       .select()
       .from(phoneNumbers)
       .where(
         and(
-          inArray(phoneNumbers.status, ['active', 'suspended', 'purchasing']),
+          inArray(phoneNumbers.status, ['active', 'purchasing']),
           isNotNull(phoneNumbers.expiresAt),
           lte(phoneNumbers.expiresAt, now),
         ),

@@ -3,9 +3,13 @@
 // NUMBER_SUSPENDED saying to contact the operator; 403 for reactivation).
 // Only the admin reactivates or releases it; once the admin has released it,
 // it can be bought again.
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { newAssistant, assign } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, expectApiError, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, eventually, expectApiError, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
+
+const DAY = 24 * 60 * 60 * 1000;
 
 type Team = Awaited<ReturnType<typeof createTeam>>;
 
@@ -95,5 +99,38 @@ describe('a suspended number, seen by its team', () => {
     const res = await purchase(stranger, e164);
     expectApiError(res, 409, 'NUMBER_UNAVAILABLE');
     expect(recordsOf(e164)).toBe(1);
+  });
+});
+
+describe('a suspended trial number (free plan) past its expiry', () => {
+  it('stays suspended and held: the expiry sweep does not release it, so the team cannot buy it back; once the admin reactivates it, it expires', async () => {
+    const clock = new ManualClock(Date.parse('2026-02-01T09:00:00Z'));
+    const first = await startGateway({ clock, keepDir: true });
+    const dir = first.dir;
+    try {
+      const team = await createTeam(first, 'susp-trial', 'free');
+      const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '206' });
+      const id = await buyActive(first, team, e164!);
+      expect(await getNumber(first, team, id)).toMatchObject({ trial: true });
+      await first.api.patch(`/api/phone-numbers/${id}`).set(first.admin).send({ status: 'suspended' }).expect(200);
+      await first.close();
+
+      // Six days later (the trial was five): start() sweeps expiries before it listens.
+      clock.advance(6 * DAY);
+      const second = await startGateway({ clock, dbPath: first.dbPath, keepDir: true, env: { SWITCHBOARD_SWEEP_MS: '50' } });
+      try {
+        expect(await getNumber(second, team, id)).toMatchObject({ status: 'suspended' });
+        const rebuy = await second.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id });
+        expectApiError(rebuy, 409, 'NUMBER_SUSPENDED');
+        expect(await numbersHeld(second, team)).toBe(1);
+        // The operator's call: reactivated, the expired trial is released by the next sweep.
+        await second.api.patch(`/api/phone-numbers/${id}`).set(second.admin).send({ status: 'active' }).expect(200);
+        await eventually(async () => (await getNumber(second, team, id)).status === 'released', 3000);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
