@@ -47,7 +47,8 @@ function nextMessage(child, type, timeoutMs, what) {
       clearTimeout(timer);
       child.off('message', onMsg);
       child.off('exit', onExit);
-      err ? reject(err) : resolve(m);
+      if (err) reject(err);
+      else resolve(m);
     };
     child.on('message', onMsg);
     child.once('exit', onExit);

@@ -183,7 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
-    db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB) ? { kind: 'postgres', url: c.SWITCHBOARD_DB } : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget as DbTarget,
+    db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB) ? { kind: 'postgres', url: c.SWITCHBOARD_DB } : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget,
     invalidationTimeoutMs: c.SWITCHBOARD_INVALIDATION_TIMEOUT_MS,
     adminToken: c.SWITCHBOARD_ADMIN_TOKEN,
     publicUrl: c.SWITCHBOARD_PUBLIC_URL,

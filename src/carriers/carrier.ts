@@ -3,7 +3,9 @@
  * inbound call or a status callback, render a routing answer. One file per
  * carrier (twilio/, generic/, later telnyx/); quirks are commented there.
  */
-import type { Decision } from '../domain/routing.js';
+import type { InboundAnswer, InboundCall } from '../domain/routing.js';
+
+export type { InboundAnswer, InboundCall };
 import type { AppError } from '../errors.js';
 
 export type CarrierName = 'twilio' | 'generic';
@@ -16,29 +18,12 @@ export interface RawRequest {
   readonly body: Buffer;
 }
 
-export interface InboundCall {
-  carrierCallId: string;
-  from: string;
-  to: string;
-  /** ISO country of the dialled number when the carrier says (Twilio's ToCountry). */
-  toCountry?: string | undefined;
-}
-
 export interface StatusUpdate {
   carrierCallId: string;
   /** Twilio's vocabulary: queued, initiated, ringing, in-progress, completed, busy, failed, no-answer, canceled. */
   status: string;
   durationSec?: number | undefined;
   sequence?: number | undefined;
-}
-
-/** What the gateway decided for a call, with what a carrier needs to render it. */
-export interface InboundAnswer {
-  decision: Decision;
-  /** The gateway's call id (null when nothing was recorded, e.g. draining). */
-  callId: string | null;
-  /** When the call was recorded: the media token's issue time (a retry gets the same token). */
-  issuedAt: number;
 }
 
 export interface Rendered {

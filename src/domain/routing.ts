@@ -67,3 +67,21 @@ export function decide(entry: RoutingEntry | null, now: number): Decision {
       };
   }
 }
+
+/** An inbound call as a carrier's adapter parsed it from the webhook. */
+export interface InboundCall {
+  carrierCallId: string;
+  from: string;
+  to: string;
+  /** ISO country of the dialled number when the carrier says (Twilio's ToCountry). */
+  toCountry?: string | undefined;
+}
+
+/** What the gateway decided for a call, with what a carrier needs to render it. */
+export interface InboundAnswer {
+  decision: Decision;
+  /** The gateway's call id (null when nothing was recorded, e.g. draining). */
+  callId: string | null;
+  /** When the call was recorded: the media token's issue time (a retry gets the same token). */
+  issuedAt: number;
+}

@@ -33,7 +33,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * (NUL, CR, LF, ...) and no unpaired UTF-16 surrogates, which JSON allows but
  * SQLite and PostgreSQL would store replaced (U+FFFD) or refuse.
  */
-export const wellFormed = (v: string): boolean => !LONE_SURROGATE.test(v) && !/[\u0000-\u001f\u007f-\u009f]/.test(v);
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex -- the same, with the space
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
+
+export const wellFormed = (v: string): boolean => !LONE_SURROGATE.test(v) && !CONTROL.test(v);
 
 /** A person-facing name: trimmed, 1–200 characters, well formed. */
 export const name = z
@@ -49,7 +54,7 @@ export const mediaUrl = z
   // Checked on the raw string: the URL parser silently drops tabs and
   // newlines and trims control characters, so what we would store and what
   // was sent would differ.
-  .refine((v) => !/[\u0000-\u0020\u007f-\u009f]/.test(v) && !LONE_SURROGATE.test(v), 'must not contain spaces or control characters (NUL, CR, LF, ...)')
+  .refine((v) => !CONTROL_OR_SPACE.test(v) && !LONE_SURROGATE.test(v), 'must not contain spaces or control characters (NUL, CR, LF, ...)')
   .refine((v) => {
     try {
       const u = new URL(v);

@@ -181,12 +181,12 @@ export function policyLookup(allowed: readonly Network[] | null) {
   return (hostname: string, options: dns.LookupOptions, callback: LookupCallback): void => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, options.all ? [] : '', 0);
-      const list = addresses as dns.LookupAddress[];
+      const list = addresses;
       const verdicts = list.map((x) => ({ x, v: checkAddress(x.address, allowed) }));
       const ok = verdicts.filter((r) => r.v.ok).map((r) => r.x);
       if (ok.length === 0) {
         const why = verdicts.map((r) => (r.v.ok ? '' : r.v.why)).filter(Boolean)[0] ?? `${hostname} resolved to no address`;
-        return callback(new AddressRefused(why) as NodeJS.ErrnoException, options.all ? [] : '', 0);
+        return callback(new AddressRefused(why), options.all ? [] : '', 0);
       }
       if (options.all) return callback(null, ok);
       callback(null, ok[0]!.address, ok[0]!.family);

@@ -111,7 +111,7 @@ export class MediaServer {
       let msg: { event?: unknown; start?: { customParameters?: Record<string, unknown>; callSid?: unknown } };
       try {
         if (isBinary) throw new Error('binary');
-        msg = JSON.parse(data.toString('utf8'));
+        msg = JSON.parse(data.toString('utf8')) as typeof msg;
       } catch {
         return stop('expected Twilio Media Streams JSON text frames');
       }

@@ -3,12 +3,11 @@
  * durable call record → answer. Carrier-neutral; adapters parse and render.
  */
 import { LRUCache } from 'lru-cache';
-import type { CarrierName, InboundAnswer, InboundCall } from '../carriers/carrier.js';
 import type { Clock } from '../clock.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { newCall } from '../domain/call-status.js';
 import { normalizePhone } from '../domain/phone.js';
-import { decide, type Decision, type RejectReason } from '../domain/routing.js';
+import { decide, type Decision, type InboundAnswer, type InboundCall, type RejectReason } from '../domain/routing.js';
 import type { Call } from '../domain/types.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { CallRepo } from '../services/ports.js';
@@ -41,7 +40,7 @@ export class InboundRouter {
     private readonly clock: Clock,
   ) {}
 
-  async route(carrier: CarrierName, c: InboundCall): Promise<RoutedCall> {
+  async route(carrier: string, c: InboundCall): Promise<RoutedCall> {
     if (!this.lifecycle.accepting) return { answer: { decision: { kind: 'unavailable' }, callId: null, issuedAt: 0 }, retry: false };
     const key = `${carrier}:${c.carrierCallId}`;
     const seen = this.recent.get(key);
@@ -52,7 +51,7 @@ export class InboundRouter {
     return p;
   }
 
-  private async routeNew(carrier: CarrierName, c: InboundCall): Promise<RoutedCall> {
+  private async routeNew(carrier: string, c: InboundCall): Promise<RoutedCall> {
     const now = this.clock.now();
     const e164 = E164.test(c.to) ? c.to : normalizePhone(c.to, c.toCountry);
     // A cached entry costs no await; a miss reads the database.

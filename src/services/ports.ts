@@ -296,3 +296,10 @@ export interface SimCarrierStore {
   /** Settles a pending order with its decided outcome; null when it was not pending. */
   completeOrder(id: string): Promise<{ e164: string; outcome: 'active' | 'failed' } | null>;
 }
+
+/** What opening a database gives the wiring: the capabilities above, each handed to its one holder. */
+export interface OpenedStore {
+  store: Store;
+  routing: RoutingStore;
+  sim: SimCarrierStore;
+}

@@ -5,13 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { DbTarget } from '../config.js';
-import type { RoutingStore, SimCarrierStore, Store } from '../services/ports.js';
-
-export interface OpenedStore {
-  store: Store;
-  routing: RoutingStore;
-  sim: SimCarrierStore;
-}
+import type { OpenedStore } from '../services/ports.js';
 
 export interface OpenOptions {
   /** The gateway's clock (ms): routing change-log times. */

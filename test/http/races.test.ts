@@ -3,7 +3,6 @@
 // told and what the database holds afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SimProvider } from '../../src/carriers/sim/sim-provider.js';
 import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 let t: TestGateway;

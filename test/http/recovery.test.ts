@@ -5,7 +5,6 @@
 import { ORDER_GRACE_MS } from '../../src/services/numbers/provisioning.js';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimProvider } from '../../src/carriers/sim/sim-provider.js';
 import { ManualClock } from '../../src/clock.js';
 import { availableNumbers, createTeam, eventually, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
 

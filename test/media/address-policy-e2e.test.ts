@@ -7,7 +7,7 @@
 // ever an allow-list entry, never a destination.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARRIER_ENV, assign, newAssistant, parseTwiml, twilioCallTo, twilioConnectAction } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { availableNumbers, buyActive, createTeam, eventually, startGateway } from '../helpers/gateway.js';
 import { CONNECTED, carrierSocket, fakeAssistant, twilioStart, type FakeAssistant } from '../helpers/media.js';
 
 async function setup(allowed: string) {

@@ -9,7 +9,6 @@
 //     code from the catalogue (src/errors.ts) whose status is the one sent.
 // Fixed seed, printed, so a failure can be replayed.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genericSignature } from '../../src/carriers/generic/adapter.js';
@@ -22,7 +21,6 @@ const RUNS = 120;
 console.log(`fuzz: fast-check seed ${SEED}, ${RUNS} runs per endpoint (replay with this seed)`);
 
 let t: TestGateway;
-let base: string;
 let port: number;
 let team: Awaited<ReturnType<typeof createTeam>>;
 let assistantId: string;
@@ -35,7 +33,6 @@ beforeAll(async () => {
   t = await startGateway({ env: { ...CARRIER_ENV } });
   const addr = await t.gw.listen();
   port = addr.port;
-  base = `http://127.0.0.1:${port}`;
   team = await createTeam(t, 'fuzz-team', 'enterprise');
   assistantId = await newAssistant(t, team, 'fuzz-agent');
   const [e164] = await availableNumbers(t, 'US', 1);

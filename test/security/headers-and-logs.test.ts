@@ -15,7 +15,6 @@ import {
   TWILIO_TOKEN,
   accountSid,
   callSid,
-  formEncode,
   parseTwiml,
   prepareTwilio,
   voiceParams,
@@ -27,7 +26,6 @@ import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type 
 const SERVER_SECRET = 'test-secret-0123456789abcdef0123456789'; // what startGateway sets as SWITCHBOARD_SECRET
 
 let t: TestGateway;
-let base: string;
 let port: number;
 let assistant: FakeAssistant;
 
@@ -41,7 +39,6 @@ const remember = (what: string, value: string | null | undefined) => {
 beforeAll(async () => {
   t = await startGateway({ env: { ...CARRIER_ENV } });
   port = (await t.gw.listen()).port;
-  base = `http://127.0.0.1:${port}`;
   assistant = await fakeAssistant({ echo: true });
   remember('admin token', ADMIN_TOKEN);
   remember('TWILIO_AUTH_TOKEN', TWILIO_TOKEN);

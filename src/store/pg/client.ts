@@ -30,11 +30,11 @@ export function mapError(err: unknown): unknown {
   // drizzle wraps the driver's error ("Failed query: ...", cause: the pg error): look down the chain.
   for (let e = err as { code?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | null, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
     const code = typeof e.code === 'string' ? e.code : undefined;
-    if (code === '23505') return new UniqueViolation(String(e.constraint ?? 'unique'));
+    if (code === '23505') return new UniqueViolation(typeof e.constraint === 'string' ? e.constraint : 'unique');
     if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
       return new StoreUnavailable(`PostgreSQL is unreachable (${code})`, { cause: err });
     }
-    const message = String(e.message ?? '');
+    const message = typeof e.message === 'string' ? e.message : '';
     if (/Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i.test(message)) {
       return new StoreUnavailable(`PostgreSQL connection lost: ${message}`, { cause: err });
     }

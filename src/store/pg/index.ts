@@ -5,8 +5,7 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { StoreUnavailable, type Repos, type Store } from '../../services/ports.js';
-import type { OpenedStore } from '../open.js';
+import { StoreUnavailable, type OpenedStore, type Repos, type Store } from '../../services/ports.js';
 import { createPool, describeConnectError, mapError, migrateOnce, schema } from './client.js';
 import { pgRepos } from './repos.js';
 import { PgFeed, PgRoutingStore } from './routing.js';

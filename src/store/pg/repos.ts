@@ -51,10 +51,10 @@ class Teams implements TeamRepo {
     await q(this.db.insert(teams).values(team));
   }
   async get(id: string) {
-    return first(await q(this.db.select().from(teams).where(eq(teams.id, id)))) as Team | undefined;
+    return first<Team>(await q(this.db.select().from(teams).where(eq(teams.id, id))));
   }
   async getBySlug(slug: string) {
-    return first(await q(this.db.select().from(teams).where(eq(teams.slug, slug)))) as Team | undefined;
+    return first<Team>(await q(this.db.select().from(teams).where(eq(teams.slug, slug))));
   }
   async list() {
     return (await q(this.db.select().from(teams).orderBy(teams.createdAt))) as Team[];
@@ -353,7 +353,7 @@ export function pgRoutingRepos(db: Q): RoutingRepos {
             .set({ trial: false, expiresAt: null, updatedAt: now })
             .where(and(eq(phoneNumbers.teamId, teamId), eq(phoneNumbers.trial, true), inArray(phoneNumbers.status, [...HELD_STATUSES])))
             .returning(),
-        )) as PhoneNumber[],
+        )),
     },
   };
 }

@@ -44,6 +44,7 @@ export function closeConnections(c: SqliteConnections): void {
 function connect(path: string): Db {
   const sqlite = new Database(path);
   pragmas(sqlite);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- needed by tsc 7 (it infers a narrower client type)
   const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
   (db as { $client: Database.Database }).$client = sqlite;
   return db;
@@ -56,6 +57,7 @@ export function openDb({ path }: OpenDbOptions): Db {
   // drizzle prepares its SQL again on every query; give it a client that
   // reuses statements (same SQL text, same statement). Our own hand-prepared
   // statements use $client, the plain database, and keep their modes.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- needed by tsc 7 (it infers a narrower client type)
   const db = drizzle(withStatementCache(sqlite), { schema }) as Db;
   (db as { $client: Database.Database }).$client = sqlite;
   migrateWithRetry(db);
@@ -99,8 +101,8 @@ function withStatementCache(sqlite: Database.Database, max = 1000): Database.Dat
   return new Proxy(sqlite, {
     get(target, prop) {
       if (prop === 'prepare') return prepare;
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
 }
@@ -130,8 +132,9 @@ function migrateWithRetry(db: Db): void {
  */
 function errorChain(err: unknown): string {
   const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e != null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    parts.push(String(e), String((e as { code?: unknown }).code ?? ''));
+  for (let e: unknown = err, depth = 0; e !== null && e !== undefined && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : JSON.stringify(e), typeof code === 'string' ? code : '');
   }
   return parts.join(' ');
 }

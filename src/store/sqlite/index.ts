@@ -2,8 +2,7 @@
  * The embedded store: one SQLite file (or ':memory:'). `npm start` needs no
  * database server. Several gateway processes on one machine may share a file.
  */
-import type { Repos, Store } from '../../services/ports.js';
-import type { OpenedStore } from '../open.js';
+import type { OpenedStore, Repos, Store } from '../../services/ports.js';
 import { WriteLock } from '../write-lock.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { closeConnections, openConnections, type SqliteConnections } from './client.js';

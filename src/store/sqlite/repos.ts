@@ -93,10 +93,10 @@ class Teams implements TeamRepo {
     return write(this.c, () => void this.c.w.insert(teams).values(team).run());
   }
   get(id: string) {
-    return read(() => this.byId.get({ id }) as Team | undefined);
+    return read(() => this.byId.get({ id }));
   }
   getBySlug(slug: string) {
-    return read(() => this.c.r.select().from(teams).where(eq(teams.slug, slug)).get() as Team | undefined);
+    return read(() => this.c.r.select().from(teams).where(eq(teams.slug, slug)).get());
   }
   list() {
     return read(() => this.c.r.select().from(teams).orderBy(teams.createdAt).all() as Team[]);
@@ -195,13 +195,13 @@ class Numbers implements NumberRepo {
       .prepare();
   }
   get(id: string) {
-    return read(() => this.byId.get({ id }) as PhoneNumber | undefined);
+    return read(() => this.byId.get({ id }));
   }
   getMany(ids: string[]) {
     return read(() => (ids.length === 0 ? [] : (this.c.r.select().from(phoneNumbers).where(inArray(phoneNumbers.id, ids)).all() as PhoneNumber[])));
   }
   heldByE164(e164: string) {
-    return read(() => this.heldRow.get({ e164 }) as PhoneNumber | undefined);
+    return read(() => this.heldRow.get({ e164 }));
   }
   list(f: NumberListFilter) {
     return read(() => {
@@ -214,7 +214,7 @@ class Numbers implements NumberRepo {
         .from(phoneNumbers)
         .where(conds.length ? and(...conds) : undefined)
         .orderBy(desc(phoneNumbers.createdAt), desc(phoneNumbers.id))
-        .all() as PhoneNumber[];
+        .all();
     });
   }
   idsOnAssistant(assistantId: string) {
@@ -316,10 +316,10 @@ class Calls implements CallRepo {
     });
   }
   get(id: string) {
-    return read(() => this.byId.get({ id }) as Call | undefined);
+    return read(() => this.byId.get({ id }));
   }
   getByCarrierId(carrier: string, carrierCallId: string) {
-    return read(() => this.byCarrierId.get({ carrier, carrierCallId }) as Call | undefined);
+    return read(() => this.byCarrierId.get({ carrier, carrierCallId }));
   }
   update(id: string, patch: Partial<Call>) {
     return write(this.c, () => void this.c.w.update(calls).set(patch).where(eq(calls.id, id)).run());
@@ -347,7 +347,7 @@ class Calls implements CallRepo {
         .where(conds.length ? and(...conds) : undefined)
         .orderBy(desc(calls.createdAt), desc(calls.id))
         .limit(f.limit)
-        .all() as Call[];
+        .all();
     });
   }
 }
