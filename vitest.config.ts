@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The integration tier (real browser; `npm run test:integration`) is not part of `npm test`.
+    exclude: [...configDefaults.exclude, 'test/integration/**'],
     // Each file gets its own process and its own SQLite file; two cores.
     pool: 'forks',
     maxWorkers: 2,
