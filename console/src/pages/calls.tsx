@@ -16,7 +16,8 @@ const theirs = (c: Call) => (c.direction === 'inbound' ? c.from : c.to);
 function endReason(c: Call): string {
   if (c.status === 'rejected') return words(c.reason);
   if (c.endReason) return words(c.endReason);
-  if (c.status === 'completed' || c.status === 'failed') return words(c.carrierStatus ?? c.reason) === '—' ? c.status : words(c.carrierStatus ?? c.reason);
+  if (c.reason) return words(c.reason);
+  if ((c.status === 'completed' || c.status === 'failed') && c.carrierStatus) return `carrier reported ${words(c.carrierStatus)}`;
   return '—';
 }
 
