@@ -220,6 +220,7 @@ describe('the console', () => {
     // purchasing, then active, without a reload.
     const numberRow = row(page, e164);
     await numberRow.getByText('purchasing', { exact: true }).waitFor();
+    await screenshot(page, 'numbers-purchasing');
     await numberRow.getByText('active', { exact: true }).waitFor({ timeout: 15_000 });
     await expectAccessible(page, 'numbers');
     await screenshot(page, 'numbers');
@@ -385,6 +386,32 @@ describe('the console', () => {
     w.expectClean();
     w.expectLoopbackOnly();
   }, 90_000);
+
+  it('a purchase stuck past the provisioning timeout shows `error`, what happened and what to do', async () => {
+    // The carrier never confirms within the timeout: the gateway fails the order.
+    const g = await gateway({ SIM_PROVISION_MS: '120000', SWITCHBOARD_PROVISION_TIMEOUT_MS: '1500', SWITCHBOARD_SWEEP_MS: '200' });
+    const team = await apiTeam(g, 'stuck', 'starter');
+    const w = await open(g);
+    const { page } = w;
+    await signIn(page, g.base, team.token);
+    const dialog = await search415(page);
+    const e164 = await firstResult(dialog);
+    await row(dialog, e164).getByRole('button', { name: 'Buy', exact: true }).click();
+    await dialog.getByRole('status').filter({ hasText: 'is yours' }).waitFor();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const r = row(page, e164);
+    await r.getByText('purchasing', { exact: true }).waitFor();
+    await r.getByText('error', { exact: true }).waitFor({ timeout: 15_000 });
+    await r.getByText('The carrier did not confirm the order within the provisioning timeout.').waitFor();
+    await r.getByText(/Nothing is charged.*Buy Number again/).waitFor();
+    await page.getByText('starter plan · 0 of 5 numbers').waitFor(); // a failed order does not count against the plan
+    await expectAccessible(page, 'numbers with a failed purchase');
+    await screenshot(page, 'numbers-error');
+    const n = (await api(g.base, team.token, 'GET', '/api/phone-numbers')).body.phoneNumbers[0];
+    expect([n.status, n.failureReason]).toEqual(['error', 'provisioning_timeout']);
+    w.expectClean();
+    w.expectLoopbackOnly();
+  }, 60_000);
 
   it('a wrong token gets a clear sign-in error and is not kept', async () => {
     const g = await gateway();

@@ -2,7 +2,7 @@
  * Phone Numbers: the team's numbers with their status, kept fresh by polling
  * (every 2 s while one is purchasing). Buy Number opens Get Phone Number.
  */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Assistant, PhoneNumber } from '../api/types';
 import { Modal } from '../components/modal';
 import { EmptyState, ErrorNotice, Loading, SuccessNotice } from '../components/notices';
@@ -46,6 +46,15 @@ export function NumbersPage() {
   const assistantName = (id: string | null) => (id ? (assistants.data?.assistants.find((a: Assistant) => a.id === id)?.name ?? 'Unknown assistant') : null);
 
   const all = numbers.data?.phoneNumbers ?? [];
+
+  // A status change (active, error, expired trial) changes what the plan counts: refresh the team's figures.
+  const statuses = numbers.data ? all.map((n) => n.id + ':' + n.status).join(',') : null;
+  const seen = useRef<string | null>(null);
+  useEffect(() => {
+    if (statuses === null) return;
+    if (seen.current !== null && seen.current !== statuses) void reloadTeams().catch(() => {});
+    seen.current = statuses;
+  }, [statuses, reloadTeams]);
   const shown = all.filter((n) => showReleased || n.status !== 'released');
   const releasedCount = all.filter((n) => n.status === 'released').length;
 
@@ -184,7 +193,7 @@ export function NumbersPage() {
         onClose={() => setBuyOpen(false)}
         onPurchased={() => {
           void numbers.reload();
-          void reloadTeams();
+          void reloadTeams().catch(() => {}); // the table's own error notice covers a failing network
         }}
       />
 
