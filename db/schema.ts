@@ -22,13 +22,27 @@ export const teams = sqliteTable('teams', {
   createdAt: integer('created_at').notNull(),
 });
 
-/** Bearer tokens, stored as SHA-256 hashes. teamId null = the admin token. */
-export const apiTokens = sqliteTable('api_tokens', {
-  id: text('id').primaryKey(),
-  teamId: text('team_id').references(() => teams.id, { onDelete: 'cascade' }),
-  tokenHash: text('token_hash').notNull().unique(),
-  createdAt: integer('created_at').notNull(),
-});
+/**
+ * Bearer tokens, stored as SHA-256 hashes. teamId null = the admin token.
+ * A revoked token keeps its row (revokedAt set), so a request with it can be
+ * told "revoked" rather than "unknown".
+ */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    teamId: text('team_id').references(() => teams.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    name: text('name'),
+    /** The token's first characters, shown in listings to tell tokens apart. */
+    prefix: text('prefix'),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_tokens_team_idx').on(t.teamId, t.createdAt)],
+);
 
 export const assistants = sqliteTable(
   'assistants',
@@ -118,6 +132,8 @@ export const calls = sqliteTable(
     durationSec: integer('duration_sec'),
     /** Why the media bridge ended: carrier_hangup, assistant_hangup, assistant_unreachable, drain, ... */
     endReason: text('end_reason'),
+    /** When a media stream was opened with this call's token: a token opens one stream, once, in every process. */
+    mediaClaimedAt: integer('media_claimed_at'),
   },
   (t) => [
     // A carrier retry of the same call never creates a second record.

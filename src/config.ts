@@ -4,6 +4,7 @@
  * process with a message naming the variable (see main.ts).
  */
 import { z } from 'zod';
+import { parseNetworks, type Network } from './media/address-policy.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -61,6 +62,23 @@ const schema = z.object({
   SWITCHBOARD_API_RATE: intString(1, 1_000_000).default(50),
   SWITCHBOARD_API_BURST: intString(1, 1_000_000).default(100),
   SWITCHBOARD_AUTH_FAILURE_LIMIT: intString(1, 1_000_000).default(30),
+  SWITCHBOARD_TEAM_API_RATE: intString(1, 1_000_000).optional(),
+  SWITCHBOARD_TEAM_API_BURST: intString(1, 1_000_000).optional(),
+  SWITCHBOARD_MAX_CONNECTIONS_PER_IP: intString(0, 10_000_000).optional(),
+  SWITCHBOARD_HEADERS_TIMEOUT_MS: intString(1000, 600_000).default(10_000),
+  SWITCHBOARD_REQUEST_TIMEOUT_MS: intString(1000, 600_000).default(15_000),
+  SWITCHBOARD_MEDIA_TOKEN_TTL_S: intString(5, 86_400).default(60),
+  SWITCHBOARD_MEDIA_ALLOWED_NETWORKS: z
+    .string()
+    .transform((v, ctx) => {
+      const r = parseNetworks(v);
+      if (typeof r === 'string') {
+        ctx.addIssue({ code: 'custom', message: r });
+        return z.NEVER;
+      }
+      return r;
+    })
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -88,6 +106,17 @@ export interface Config {
   readonly apiBurst: number;
   /** Failed authentications or carrier signatures per minute per source address before 429. */
   readonly authFailureLimit: number;
+  /** Requests per second per team (all its tokens together), and the burst. */
+  readonly teamApiRate: number;
+  readonly teamApiBurst: number;
+  /** Concurrent connections per source address (0 = no cap; undefined = a quarter of the open-files limit). */
+  readonly maxConnectionsPerAddress: number | undefined;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** How long after routing a media token may open its stream (once). */
+  readonly mediaTokenTtlS: number;
+  /** Where assistants may be: null = anywhere but link-local and cloud metadata. */
+  readonly mediaAllowedNetworks: readonly Network[] | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -137,6 +166,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiRate: c.SWITCHBOARD_API_RATE,
     apiBurst: c.SWITCHBOARD_API_BURST,
     authFailureLimit: c.SWITCHBOARD_AUTH_FAILURE_LIMIT,
+    // A team's budget covers several tokens: twice one token's by default.
+    teamApiRate: c.SWITCHBOARD_TEAM_API_RATE ?? c.SWITCHBOARD_API_RATE * 2,
+    teamApiBurst: c.SWITCHBOARD_TEAM_API_BURST ?? c.SWITCHBOARD_API_BURST * 2,
+    maxConnectionsPerAddress: c.SWITCHBOARD_MAX_CONNECTIONS_PER_IP,
+    headersTimeoutMs: c.SWITCHBOARD_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: c.SWITCHBOARD_REQUEST_TIMEOUT_MS,
+    mediaTokenTtlS: c.SWITCHBOARD_MEDIA_TOKEN_TTL_S,
+    mediaAllowedNetworks: c.SWITCHBOARD_MEDIA_ALLOWED_NETWORKS ?? null,
     logLevel: c.LOG_LEVEL,
   });
 }

@@ -21,6 +21,8 @@ export const ERRORS = {
   NUMBER_NOT_ACTIVE: { status: 409, description: 'The operation needs an active number (assignment) or a number in another status.' },
   INVALID_STATUS_TRANSITION: { status: 409, description: 'The number cannot move from its current status to the one asked for.' },
   NO_CALLER_ID: { status: 409, description: 'The assistant has no active, unexpired number to call from.' },
+  TOKEN_LIMIT_REACHED: { status: 409, description: 'The team already holds 25 active tokens; revoke one before making another.' },
+  NUMBER_SUSPENDED: { status: 409, description: 'An admin suspended this number: the team cannot release or re-buy it; contact the operator.' },
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'The Idempotency-Key was used before with a different request body.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than 64 KiB.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests; Retry-After says when to try again.' },

@@ -30,6 +30,9 @@ import { CallRecorder } from './routing/call-recorder.js';
 import { CallTokens } from './routing/call-token.js';
 import { InboundRouter } from './routing/inbound.js';
 import { createServices, type Services } from './services/index.js';
+import { Faults } from './faults.js';
+import { ConnectionLimiter } from './http/connection-limit.js';
+import { defaultConnectionsPerAddress, openFilesLimit, type FdLimit } from './fd-limit.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -60,8 +63,17 @@ export interface Gateway {
   readonly liveCalls: LiveCallRegistry;
   readonly mediaStats: MediaStats;
   readonly metrics: Metrics;
-  /** The admin token generated on this start, if one was (printed once by main). */
-  readonly generatedAdminToken: string | null;
+  readonly faults: Faults;
+  /** The open-files limit in force (main logs it), and the per-address connection cap derived from it. */
+  readonly fdLimit: FdLimit | null;
+  readonly connectionsPerAddress: number;
+  /**
+   * Registers SWITCHBOARD_ADMIN_TOKEN, or generates an admin token if the
+   * database has none. Called by main only once listening, so a start that
+   * fails (port taken) never consumes the one-time token. Returns the token
+   * generated now (to print once), or null.
+   */
+  bootstrapAdmin(): string | null;
   /** The public base URL (configured, or http://localhost:PORT once listening). */
   publicUrl(): string;
   /** Resumes provisioning, settles leftover purchases, starts the sweeper. */
@@ -80,6 +92,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   const config = o.config;
   const clock = o.clock ?? systemClock;
   const log = o.log ?? createLogger(config.logLevel);
+  const faults = new Faults(log);
   const db = openDb({ path: config.dbPath });
 
   const provider =
@@ -91,6 +104,7 @@ export function createGateway(o: GatewayOptions): Gateway {
         provisionMs: config.simProvisionMs,
         failureRate: config.simFailureRate,
         clock,
+        onError: (err) => faults.report('provider', err),
         ...(o.random ? { random: o.random } : {}),
       });
     })();
@@ -102,8 +116,11 @@ export function createGateway(o: GatewayOptions): Gateway {
     log,
     routingCacheSize: config.routingCacheSize,
     provisionTimeoutMs: config.provisionTimeoutMs,
+    faults,
   });
-  const generatedAdminToken = services.auth.bootstrapAdmin(config.adminToken);
+  // A configured admin token works from the very first request; a generated
+  // one is made by bootstrapAdmin() once the server is listening.
+  if (config.adminToken) services.auth.bootstrapAdmin(config.adminToken);
   // The server secret keys the per-call media tokens. Stored once so every
   // process on this database (and every restart) signs the same way.
   const serverSecret = config.secret ?? services.stores.meta.setIfAbsent('server_secret', randomBytes(32).toString('base64url'));
@@ -118,8 +135,10 @@ export function createGateway(o: GatewayOptions): Gateway {
   const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
-  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log, ...o.media });
-  const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder }, { defaultMetrics: o.defaultMetrics ?? true });
+  const fdLimit = openFilesLimit();
+  const connections = new ConnectionLimiter(config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit), () => metrics.connectionsRefused.inc());
+  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log, faults, connections, allowedNetworks: config.mediaAllowedNetworks, now: () => clock.now(), tokenTtlS: config.mediaTokenTtlS, ...o.media });
+  const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder, faults }, { defaultMetrics: o.defaultMetrics ?? true });
   services.numbers.events = metrics;
 
   // Failures only, per source address: failed API authentications and failed
@@ -128,6 +147,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   const authFailures = new RateLimiter(failureBudget);
   const signatureFailures = new RateLimiter(failureBudget);
   const apiLimiter = new RateLimiter({ capacity: config.apiBurst, refillPerSec: config.apiRate });
+  const teamLimiter = new RateLimiter({ capacity: config.teamApiBurst, refillPerSec: config.teamApiRate });
   const carriers = createCarrierHandler({
     twilio,
     generic,
@@ -137,16 +157,37 @@ export function createGateway(o: GatewayOptions): Gateway {
     log,
     metrics,
     failureLimiter: signatureFailures,
+    faults,
   });
 
   const ping = db.$client.prepare('SELECT 1').pluck();
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, failureLimiter: authFailures });
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
-  const server = http.createServer((req, res) => {
-    if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
-    else app(req, res);
-  });
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+  const server = http.createServer(
+    {
+      // Sized for carriers, not for attackers: Twilio gives up on a webhook
+      // after 15 s, so holding a slow request longer only helps a slowloris.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // How often those timeouts are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+      keepAliveTimeout: 65_000, // longer than common load-balancer idle timeouts
+    },
+    faults.guard(
+      'http',
+      (req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
+        else app(req, res);
+      },
+      (_req, res) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'application/json', Connection: 'close' });
+          res.end(JSON.stringify({ error: { code: 'INTERNAL', message: 'Internal error; it has been logged.' } }));
+        } else res.destroy();
+      },
+    ),
+  );
+  connections.attach(server);
   media.attach(server);
 
   let checkpointer: Checkpointer | null = null;
@@ -161,7 +202,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       services.routing.pruneChanges(60 * 60_000);
       services.stores.idempotency.prune(clock.now() - 24 * 60 * 60_000);
     } catch (err) {
-      log.error({ err }, 'sweep failed');
+      faults.report('sweep', err);
     } finally {
       sweeping = false;
     }
@@ -180,7 +221,10 @@ export function createGateway(o: GatewayOptions): Gateway {
     liveCalls,
     mediaStats,
     metrics,
-    generatedAdminToken,
+    faults,
+    fdLimit,
+    connectionsPerAddress: config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit),
+    bootstrapAdmin: () => (config.adminToken ? null : services.auth.bootstrapAdmin(undefined)),
     publicUrl,
     async start() {
       if (config.dbPath !== ':memory:' && !config.dbPath.startsWith('file:')) checkpointer = startCheckpointer(config.dbPath);

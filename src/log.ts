@@ -21,6 +21,26 @@ export const REDACT_PATHS = [
   'req.headers["x-switchboard-signature"]',
 ];
 
+/**
+ * A URL with its secrets masked: userinfo (`wss://user:pass@host`) and every
+ * query value (`?apiKey=...`) become `***`. Applied by the logger to every
+ * field that holds a URL (URL_FIELDS), so an assistant's credentials never
+ * reach the log, whichever line mentions its media URL.
+ */
+export function redactUrl(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(value);
+  if (!m) return value.includes('?') || value.includes('@') ? '[redacted url]' : value;
+  const [, scheme, authority, path, query, fragment] = m as unknown as [string, string, string, string, string | undefined, string | undefined];
+  const at = authority.lastIndexOf('@');
+  const host = at >= 0 ? `***@${authority.slice(at + 1)}` : authority;
+  const q = query ? `?${query.slice(1).split('&').map((kv) => (kv.includes('=') ? `${kv.slice(0, kv.indexOf('='))}=***` : kv === '' ? '' : '***')).join('&')}` : '';
+  return `${scheme}${host}${path}${q}${fragment ? '#***' : ''}`;
+}
+
+/** Log fields that carry URLs: redacted by redactUrl wherever they appear at the top level of a line. */
+export const URL_FIELDS = ['mediaUrl', 'url', 'checkedUrl', 'streamUrl'] as const;
+
 /** stdout, asynchronously. A reader that went away (EPIPE) must not stop the gateway. */
 function stdoutDestination(): DestinationStream {
   const dest = pino.destination({ dest: 1, sync: false });
@@ -39,6 +59,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'switchboard' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: Object.fromEntries(URL_FIELDS.map((f) => [f, redactUrl])),
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -11,12 +11,14 @@ import type { LiveCallRegistry } from './media/registry.js';
 import type { CallRecorder } from './routing/call-recorder.js';
 import type { RoutingTable } from './routing/routing-table.js';
 import type { NumberEvents } from './services/numbers.js';
+import type { Faults } from './faults.js';
 
 export interface MetricSources {
   routing: RoutingTable;
   liveCalls: LiveCallRegistry;
   media: MediaStats;
   recorder: CallRecorder;
+  faults: Faults;
 }
 
 /** Sets a counter to an absolute, monotonic value read from elsewhere. */
@@ -40,6 +42,7 @@ export class Metrics implements NumberEvents {
   private readonly provisioningSeconds: Histogram;
   private readonly trialExpiries: Counter;
   readonly rateLimited: Counter<'kind'>;
+  readonly connectionsRefused: Counter;
 
   constructor(src: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -127,6 +130,20 @@ export class Metrics implements NumberEvents {
     });
     this.trialExpiries = new Counter({ name: 'switchboard_trial_expiries_total', help: 'Trial numbers released at expiry.', registers });
     this.rateLimited = new Counter({ name: 'switchboard_rate_limited_total', help: 'Requests refused with 429.', labelNames: ['kind'], registers });
+    this.connectionsRefused = new Counter({
+      name: 'switchboard_connections_refused_total',
+      help: 'Connections closed at once because their address already had SWITCHBOARD_MAX_CONNECTIONS_PER_IP open.',
+      registers,
+    });
+    new Counter({
+      name: 'switchboard_internal_errors_total',
+      help: 'Unexpected errors contained at an entry point (a bug: one request or socket ended, never the process), by where.',
+      labelNames: ['where'],
+      registers,
+      collect() {
+        for (const [where, n] of src.faults.counts) mirror(this, n, { where });
+      },
+    });
   }
 
   private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();

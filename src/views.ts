@@ -7,6 +7,7 @@ import type { AssistantView } from './services/assistants.js';
 import type { TeamView } from './services/teams.js';
 import type { AvailableNumber, Call, PhoneNumber } from './domain/types.js';
 import type { AuditEvent } from './store/audit.js';
+import type { TokenRow } from './store/teams.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -88,4 +89,14 @@ export const auditEventJson = (e: AuditEvent) => ({
   assistantId: e.assistantId,
   details: e.details,
   createdAt: iso(e.createdAt),
+});
+
+/** A token's metadata: never the token, which is shown once, when it is made. */
+export const tokenJson = (t: TokenRow) => ({
+  id: t.id,
+  name: t.name,
+  prefix: t.prefix,
+  createdAt: iso(t.createdAt),
+  lastUsedAt: iso(t.lastUsedAt),
+  expiresAt: iso(t.expiresAt),
 });

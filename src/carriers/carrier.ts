@@ -37,6 +37,8 @@ export interface InboundAnswer {
   decision: Decision;
   /** The gateway's call id (null when nothing was recorded, e.g. draining). */
   callId: string | null;
+  /** When the call was recorded: the media token's issue time (a retry gets the same token). */
+  issuedAt: number;
 }
 
 export interface Rendered {
@@ -49,6 +51,9 @@ export interface CarrierAdapter {
   readonly name: CarrierName;
   /** Whether a signing key is configured (else the endpoints answer 503, unless insecure mode). */
   readonly configured: boolean;
+  /** The signature header, lower-case as Node presents it, and as people write it. */
+  readonly signatureHeader: string;
+  readonly signatureHeaderName: string;
   /** null when the signature holds, else why not (safe to show: names no secret). */
   verify(req: RawRequest): string | null;
   /** Throws AppError(INVALID_REQUEST) naming what is missing. */

@@ -44,6 +44,7 @@ export function newCall(
     endedAt: null,
     durationSec: null,
     endReason: null,
+    mediaClaimedAt: null,
   };
 }
 

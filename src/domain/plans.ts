@@ -24,5 +24,5 @@ export const TRIAL_MS = 5 * 24 * 60 * 60 * 1000;
 export const HELD_STATUSES = ['purchasing', 'active', 'suspended'] as const;
 
 export function planLimitMessage(plan: Plan, held: number): string {
-  return `The ${plan.name} plan allows ${plan.numberLimit} number${plan.numberLimit === 1 ? '' : 's'}; this team has ${held}.`;
+  return `The ${plan.name} plan allows ${plan.numberLimit} number${plan.numberLimit === 1 ? '' : 's'}; this team has ${held}. Upgrade the team's plan (the operator: PATCH /api/teams/<id> {"plan": ...}) or release a number first.`;
 }

@@ -79,6 +79,8 @@ export interface Call {
   endedAt: number | null;
   durationSec: number | null;
   endReason: string | null;
+  /** When a media stream opened with this call's token (one stream per call, ever). */
+  mediaClaimedAt: number | null;
 }
 
 /** Who is making an API request. */

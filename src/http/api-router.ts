@@ -9,30 +9,39 @@ import { COUNTRIES, isSupportedCountry } from '../domain/phone.js';
 import { PLAN_NAMES } from '../domain/plans.js';
 import type { NumberType, Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
-import { assistantJson, auditEventJson, phoneNumberJson, teamJson, availableNumberJson } from '../views.js';
-import { body, id, mediaUrl, parse } from './validate.js';
+import { assistantJson, auditEventJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from '../views.js';
+import { body, id, mediaUrl, name, parse, wellFormed } from './validate.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 const principal = (res: Response): Principal => res.locals.principal as Principal;
 
 const teamCreate = z.strictObject({
-  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long'),
+  name,
   slug: z
     .string({ message: 'must be a string' })
     .max(63, 'is too long')
     .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be lowercase letters, digits and single dashes, e.g. "acme-inc"'),
   plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }).default('free'),
 });
+const tokenCreate = z.strictObject({
+  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(100, 'is too long').refine(wellFormed, 'must be valid text (no control characters or unpaired surrogates)').optional(),
+  expiresIn: z
+    .number({ message: 'must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(60, 'must be at least 60 seconds')
+    .max(5 * 365 * 24 * 3600, 'must be at most 5 years (157680000 seconds)')
+    .optional(),
+});
 const teamPatch = z.strictObject({ plan: z.enum(PLAN_NAMES, { message: `must be one of ${PLAN_NAMES.join(', ')}` }) });
 
 const assistantCreate = z.strictObject({
   teamId: id.optional(),
-  name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long'),
+  name,
   mediaUrl,
 });
 const assistantPatch = z
   .strictObject({
-    name: z.string({ message: 'must be a string' }).trim().min(1, 'must not be empty').max(200, 'is too long').optional(),
+    name: name.optional(),
     mediaUrl: mediaUrl.optional(),
   })
   .refine((v) => v.name !== undefined || v.mediaUrl !== undefined, 'give name or mediaUrl');
@@ -119,7 +128,17 @@ export function apiRouter(s: Services): Router {
     res.json({ team: teamJson(s.teams.view(s.teams.setPlan(principal(res), req.params.teamId, plan))) });
   });
   r.post('/teams/:teamId/tokens', (req, res) => {
-    res.status(201).json({ token: s.teams.issueToken(principal(res), req.params.teamId) });
+    const input = parse(tokenCreate, req.body === undefined ? {} : body(req.body));
+    const { token, row } = s.teams.issueToken(principal(res), req.params.teamId, { name: input.name, expiresInS: input.expiresIn });
+    res.status(201).json({ token, ...tokenJson(row) });
+  });
+  r.get('/teams/:teamId/tokens', (req, res) => {
+    const current = res.locals.tokenId as string | undefined;
+    res.json({ tokens: s.teams.listTokens(principal(res), req.params.teamId).map((t) => ({ ...tokenJson(t), current: t.id === current })) });
+  });
+  r.delete('/teams/:teamId/tokens/:tokenId', (req, res) => {
+    s.teams.revokeToken(principal(res), req.params.teamId, req.params.tokenId);
+    res.status(204).end();
   });
 
   // ------------------------------------------------------------- assistants
@@ -159,6 +178,13 @@ export function apiRouter(s: Services): Router {
       throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: "${f.countryCode}" is not supported; use one of ${COUNTRIES.join(', ')}.`);
     }
     const numberType = NUMBER_TYPES[f.numberType ?? 'local']!;
+    // A filter that does not apply is refused, not silently ignored: the
+    // caller would otherwise take unfiltered results for filtered ones.
+    const misplaced =
+      numberType === 'local'
+        ? (['prefix'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to toll-free numbers only (numberType "toll-free"); use areaCode, state or city for local numbers`)
+        : (['areaCode', 'state', 'city'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to local numbers only; use prefix (e.g. "800") for toll-free numbers`);
+    if (misplaced.length) throw new AppError('INVALID_REQUEST', misplaced.join('; '));
     const numbers = await s.numbers.search({
       countryCode: f.countryCode,
       numberType,

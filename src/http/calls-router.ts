@@ -54,7 +54,7 @@ export function callsRouter(s: Services, twilio: TwilioAdapter): Router {
       callerId: number.e164,
       phoneNumberId: number.id,
       assistantId: call.assistantId,
-      twiml: twilio.connect(call.id, call.assistantId!),
+      twiml: twilio.connect(call.id, call.assistantId!, call.createdAt),
     });
   });
 

@@ -15,6 +15,7 @@ import type { CallService } from '../services/calls.js';
 import type { InboundRouter } from '../routing/inbound.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { Faults } from '../faults.js';
 import { BODY_LIMIT, toAppError } from './express-app.js';
 
 export interface CarrierHandlerDeps {
@@ -27,6 +28,7 @@ export interface CarrierHandlerDeps {
   metrics: Metrics;
   /** Per source address, spent by failed signatures only (its own budget, apart from /api's). */
   failureLimiter: RateLimiter;
+  faults: Faults;
 }
 
 type Action = 'inbound' | 'status' | 'connect-action';
@@ -49,12 +51,13 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
-    const route = ROUTES[path];
+    const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
     const reqId = randomUUID();
     const adapter: CarrierAdapter = route?.[0] === 'generic' ? d.generic : d.twilio;
     const fields: Record<string, unknown> = { reqId, method: req.method, path };
 
     const send = (r: Rendered) => {
+      if (res.headersSent || res.destroyed) return;
       if (route) d.metrics.observeWebhook(route[0], route[1], (performance.now() - started) / 1000);
       res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), 'X-Request-Id': reqId });
       res.end(r.body);
@@ -65,86 +68,118 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     const fail = (err: unknown) => {
       const e = toAppError(err);
       // Only bugs are errors; a 503 for a missing key or a drain is expected.
-      if (e.code === 'INTERNAL') log.error({ err, reqId }, 'carrier webhook failed');
+      if (e.code === 'INTERNAL') d.faults.report('carrier', err, { reqId, path });
       fields.error = e.code;
-      if (e.headers) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+      if (e.headers && !res.headersSent) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
       d.metrics.webhooksRejected.inc({ carrier: route?.[0] ?? 'unknown', code: e.code });
       send(adapter.renderError(e));
     };
+    /** Spends the source address's failure budget; the 429 to send instead, if it is spent. */
+    const throttled = (): AppError | null => {
+      const wait = d.failureLimiter.take(req.socket.remoteAddress ?? 'unknown');
+      if (!wait) return null;
+      d.metrics.rateLimited.inc({ kind: 'signature_failures' });
+      return new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${wait} s.`, undefined, { 'Retry-After': String(wait) });
+    };
+    /** Answers without reading the body: the connection cannot be reused, so say so and close it. */
+    const refuseUnread = (err: AppError) => {
+      res.setHeader('Connection', 'close');
+      fail(err);
+    };
 
-    if (!route) return fail(new AppError('NOT_FOUND', `No carrier endpoint ${path}.`));
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      return fail(new AppError('METHOD_NOT_ALLOWED', `${path} takes POST.`));
-    }
-    const [carrier, action] = route;
-    if (!adapter.configured && !d.insecureWebhooks) {
-      return fail(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
-    }
+    try {
+      if (!route) return refuseUnread(new AppError('NOT_FOUND', `No carrier endpoint ${path.slice(0, 200)}.`));
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        return refuseUnread(new AppError('METHOD_NOT_ALLOWED', `${path} takes POST.`));
+      }
+      const [carrier, action] = route;
+      if (!adapter.configured && !d.insecureWebhooks) {
+        return refuseUnread(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
+      }
+      // No signature header, no body read: an unsigned flood costs a header
+      // check, and spends the sender's failure budget like a bad signature.
+      if (adapter.configured && req.headers[adapter.signatureHeader] === undefined) {
+        return refuseUnread(throttled() ?? new AppError('INVALID_SIGNATURE', `The ${adapter.signatureHeaderName} header is missing.`));
+      }
 
-    readBody(req, BODY_LIMIT).then(
-      async (body) => {
-        const raw: RawRequest = { url, headers: req.headers, body };
-        try {
-          const refused = adapter.verify(raw);
-          if (refused !== null) {
-            // Not secret, and the first thing to compare when signatures fail:
-            // it must be exactly the URL configured at the carrier.
-            fields.checkedUrl = carrier === 'twilio' ? d.twilio.signedUrl(raw) : undefined;
-            // Verify first, throttle only failures: a correctly signed webhook
-            // is never refused, whatever else came from its address (Twilio's
-            // egress addresses are shared by every Twilio customer, so anyone
-            // could otherwise exhaust the budget and block our real calls).
-            const ip = req.socket.remoteAddress ?? 'unknown';
-            const wait = d.failureLimiter.take(ip);
-            if (wait) {
-              d.metrics.rateLimited.inc({ kind: 'signature_failures' });
-              throw new AppError('RATE_LIMITED', `Too many failed signatures from this address. Try again in ${wait} s.`, undefined, { 'Retry-After': String(wait) });
+      readBody(req, BODY_LIMIT).then(
+        async (body) => {
+          const raw: RawRequest = { url, headers: req.headers, body };
+          try {
+            const refused = adapter.verify(raw);
+            if (refused !== null) {
+              // Not secret, and the first thing to compare when signatures fail:
+              // it must be exactly the URL configured at the carrier.
+              fields.checkedUrl = carrier === 'twilio' ? d.twilio.signedUrl(raw) : undefined;
+              // Verify first, throttle only failures: a correctly signed webhook
+              // is never refused, whatever else came from its address (Twilio's
+              // egress addresses are shared by every Twilio customer, so anyone
+              // could otherwise exhaust the budget and block our real calls).
+              throw throttled() ?? new AppError('INVALID_SIGNATURE', refused);
             }
-            throw new AppError('INVALID_SIGNATURE', refused);
+            if (action === 'inbound') {
+              const call = adapter.parseInbound(raw);
+              fields.carrierCallId = call.carrierCallId;
+              const routed = await d.inbound.route(carrier, call);
+              const decision = routed.answer.decision;
+              fields.callId = routed.answer.callId;
+              fields.decision = decision.kind;
+              if (decision.kind === 'reject') fields.reason = decision.reason;
+              if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
+              if (routed.retry) fields.retry = true;
+              else d.metrics.countCall(carrier, decision.kind, decision.kind === 'reject' ? decision.reason : '');
+              return send(adapter.renderAnswer(routed.answer));
+            }
+            if (action === 'status') {
+              const u = adapter.parseStatus(raw);
+              const { call, changed } = d.calls.applyStatus(carrier, u);
+              Object.assign(fields, { callId: call.id, carrierStatus: u.status, changed });
+              return send(
+                carrier === 'twilio'
+                  ? { status: 204, contentType: 'text/plain', body: '' }
+                  : { status: 200, contentType: 'application/json', body: JSON.stringify({ callId: call.id, status: call.status, changed }) },
+              );
+            }
+            // connect-action: Twilio asks what to do once the stream has ended.
+            const sid = d.twilio.callSid(raw);
+            const call = d.calls.byCarrierId('twilio', sid);
+            fields.callId = call?.id;
+            const unreachable = call?.endReason === 'assistant_unreachable' || call?.reason === 'assistant_unreachable';
+            return send({ status: 200, contentType: 'text/xml', body: unreachable ? APOLOGY_TWIML : HANGUP_TWIML });
+          } catch (err) {
+            fail(err);
           }
-          if (action === 'inbound') {
-            const call = adapter.parseInbound(raw);
-            fields.carrierCallId = call.carrierCallId;
-            const routed = await d.inbound.route(carrier, call);
-            const decision = routed.answer.decision;
-            fields.callId = routed.answer.callId;
-            fields.decision = decision.kind;
-            if (decision.kind === 'reject') fields.reason = decision.reason;
-            if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
-            if (routed.retry) fields.retry = true;
-            else d.metrics.countCall(carrier, decision.kind, decision.kind === 'reject' ? decision.reason : '');
-            return send(adapter.renderAnswer(routed.answer));
+        },
+        (err: unknown) => {
+          if (err instanceof ClientGone) {
+            // The client hung up mid-body, or was too slow (requestTimeout):
+            // nobody to answer, and not a bug, so no error line and no
+            // INTERNAL count (an unauthenticated client could raise false alarms).
+            fields.error = 'CLIENT_ABORTED';
+            d.metrics.webhooksRejected.inc({ carrier: route[0], code: 'CLIENT_ABORTED' });
+            log.info(fields, 'carrier webhook abandoned by the client');
+            req.destroy();
+            return;
           }
-          if (action === 'status') {
-            const u = adapter.parseStatus(raw);
-            const { call, changed } = d.calls.applyStatus(carrier, u);
-            Object.assign(fields, { callId: call.id, carrierStatus: u.status, changed });
-            return send(
-              carrier === 'twilio'
-                ? { status: 204, contentType: 'text/plain', body: '' }
-                : { status: 200, contentType: 'application/json', body: JSON.stringify({ callId: call.id, status: call.status, changed }) },
-            );
-          }
-          // connect-action: Twilio asks what to do once the stream has ended.
-          const sid = d.twilio.callSid(raw);
-          const call = d.calls.byCarrierId('twilio', sid);
-          fields.callId = call?.id;
-          const unreachable = call?.reason === 'assistant_unreachable';
-          return send({ status: 200, contentType: 'text/xml', body: unreachable ? APOLOGY_TWIML : HANGUP_TWIML });
-        } catch (err) {
+          // The body was not read to its end: do not keep the connection, and say
+          // so, or a keep-alive client reuses the socket and gets a reset.
+          res.setHeader('Connection', 'close');
           fail(err);
-        }
-      },
-      (err) => {
-        // The body was not read to its end: do not keep the connection, and say
-        // so, or a keep-alive client reuses the socket and gets a reset.
-        res.setHeader('Connection', 'close');
-        fail(err);
-        req.destroy();
-      },
-    );
+          req.destroy();
+        },
+      );
+    } catch (err) {
+      fail(err);
+    }
   };
+}
+
+/** The client went away before its body arrived (abort, reset, request timeout). */
+class ClientGone extends Error {
+  constructor() {
+    super('the client went away before sending its whole body');
+  }
 }
 
 /** Reads a request body up to `limit` bytes; rejects with 413 beyond it. */
@@ -164,6 +199,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', () => reject(new ClientGone()));
+    req.on('aborted', () => reject(new ClientGone()));
+    // 'close' before 'end' (Node 20 may not emit 'aborted'): settled already if the body was complete.
+    req.on('close', () => reject(new ClientGone()));
   });
 }

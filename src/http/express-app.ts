@@ -14,6 +14,7 @@ import { callsRouter } from './calls-router.js';
 import { consoleRouter } from './console.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { AuthFailure } from '../services/auth.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -38,6 +39,8 @@ export interface ExpressDeps {
   metrics: Metrics;
   /** Per token on /api. */
   apiLimiter: RateLimiter;
+  /** Per team on /api (all its tokens together). */
+  teamLimiter: RateLimiter;
   /** Per source address, spent by failed authentications only. */
   failureLimiter: RateLimiter;
 }
@@ -81,40 +84,48 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     res.send(await d.metrics.registry.metrics());
   });
 
-  // Bodies: JSON only, 64 KiB at most. Anything else with a body is 415.
-  app.use('/api', (req, _res, next) => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) {
-      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${JSON.stringify(req.get('content-type') ?? 'none')}).`));
-    }
-    next();
-  });
-  app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
-
+  // Authenticate first, from the headers alone: an unauthenticated request
+  // gets its 401 without its body being read or parsed (a bad body from a
+  // stranger is not worth a parse, and it must spend the failure budget like
+  // any other failed authentication, not dodge it with a 400 or 413).
   app.use('/api', (req, res, next) => {
     const header = req.get('authorization');
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const auth = m ? d.services.auth.authenticate(m[1]!) : null;
-    if (!auth) {
+    if (!auth || !auth.ok) {
       // Only failures spend from the address's budget, and a valid token is
       // never refused for its address: behind a shared proxy or NAT, one
       // client's bad token must not lock everybody out.
+      if (hasBody(req)) res.setHeader('Connection', 'close'); // the unread body cannot be skipped over
       const ip = req.socket.remoteAddress ?? 'unknown';
       const wait = d.failureLimiter.take(ip);
       if (wait) {
         d.metrics.rateLimited.inc({ kind: 'auth_failures' });
         return next(rateLimited(wait, 'Too many failed authentications from this address.'));
       }
-      return next(new AppError('UNAUTHENTICATED', m ? 'The bearer token is not valid.' : 'Send Authorization: Bearer <token>.'));
+      return next(new AppError('UNAUTHENTICATED', unauthenticatedMessage(m !== null, auth && !auth.ok ? auth.failure : null)));
     }
-    const wait = d.apiLimiter.take(auth.tokenHash);
+    // Per token, and per team (all of a team's tokens together): minting more
+    // tokens buys no more throughput.
+    const wait = d.apiLimiter.take(auth.tokenHash) || (auth.principal.kind === 'team' ? d.teamLimiter.take(auth.principal.teamId) : 0);
     if (wait) {
       d.metrics.rateLimited.inc({ kind: 'api' });
-      return next(rateLimited(wait, 'Too many requests with this token.'));
+      return next(rateLimited(wait, 'Too many requests with this token or team.'));
     }
     res.locals.principal = auth.principal;
+    res.locals.tokenId = auth.tokenId;
     next();
   });
+
+  // Bodies: JSON only, 64 KiB at most. Anything else with a body is 415.
+  app.use('/api', (req, _res, next) => {
+    if (hasBody(req) && !req.is('application/json')) {
+      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json (got ${JSON.stringify(req.get('content-type') ?? 'none')}).`));
+    }
+    next();
+  });
+  app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
+
   const routers = [apiRouter(d.services), callsRouter(d.services, d.twilio)];
   for (const r of routers) app.use('/api', r);
   // A path that exists under another method is 405 with Allow, not 404.
@@ -144,6 +155,21 @@ function allowedMethods(routers: Array<{ stack: unknown[] }>, path: string): str
     }
   }
   return [...methods].sort();
+}
+
+const hasBody = (req: Request): boolean => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
+function unauthenticatedMessage(sentBearer: boolean, failure: AuthFailure | null): string {
+  if (!sentBearer) return 'Send Authorization: Bearer <token>.';
+  const on = (t: number) => new Date(t).toISOString();
+  switch (failure?.kind) {
+    case 'revoked':
+      return `This token was revoked at ${on(failure.at)}; use another token, or ask a team member or the operator for a new one.`;
+    case 'expired':
+      return `This token expired at ${on(failure.at)}; create a new one (POST /api/teams/<teamId>/tokens) with a token that still works.`;
+    default:
+      return 'The bearer token is not valid.';
+  }
 }
 
 function safe(f: () => boolean): boolean {

@@ -17,6 +17,8 @@
  */
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import type { Faults } from '../faults.js';
+import { AddressRefused, checkAddress, parseAddress, policyLookup, type Network } from './address-policy.js';
 import type { LiveCall, LiveCallRegistry } from './registry.js';
 
 export type BridgeProtocol = 'twilio' | 'generic';
@@ -24,7 +26,8 @@ export type Frame = readonly [data: Buffer, isBinary: boolean];
 
 export interface BridgeCallHooks {
   markAnswered(callId: string): void;
-  markEnded(callId: string, reason: string): void;
+  /** `detail` is the call record's reason when the call failed (e.g. why the assistant was unreachable). */
+  markEnded(callId: string, reason: string, detail?: string): void;
 }
 
 export interface MediaStats {
@@ -55,6 +58,9 @@ export interface BridgeOptions {
   registry: LiveCallRegistry;
   stats: MediaStats;
   log: Logger;
+  faults: Faults;
+  /** SWITCHBOARD_MEDIA_ALLOWED_NETWORKS (null: anywhere but link-local and metadata). */
+  allowedNetworks: readonly Network[] | null;
   connectTimeoutMs?: number;
   maxBufferedBytes?: number;
   pingIntervalMs?: number;
@@ -83,10 +89,17 @@ export class CallBridge implements LiveCall {
     this.queue = [...o.initialFrames];
     for (const [d] of this.queue) this.queuedBytes += d.length;
     // Listen before anything else can happen, so no carrier frame is missed.
-    this.carrier.on('message', this.onCarrierMessage);
-    this.carrier.on('close', this.onCarrierClose);
-    this.carrier.on('error', this.onCarrierError);
+    // Every handler is guarded: an exception thrown inside a ws event would
+    // otherwise end the process and every other live call with it.
+    this.carrier.on('message', this.guard(this.onCarrierMessage));
+    this.carrier.on('close', this.guard(this.onCarrierClose));
+    this.carrier.on('error', this.guard(this.onCarrierError));
     this.carrier.on('pong', () => (this.carrierAlive = true));
+  }
+
+  /** The handler, with any exception reported and the call ended (1011), never rethrown. */
+  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return this.o.faults.guard('media', fn, () => this.end('internal_error', 1011));
   }
 
   get isOpen(): boolean {
@@ -97,9 +110,27 @@ export class CallBridge implements LiveCall {
   start(): void {
     this.o.registry.add(this);
     this.o.stats.bridgesOpened++;
+    // The address policy (address-policy.ts): an IP literal is checked here,
+    // a hostname on every address it resolves to, at connect time.
+    let host: string;
+    try {
+      host = new URL(this.o.mediaUrl).hostname;
+    } catch (err) {
+      this.unreachable(err);
+      return;
+    }
+    if (parseAddress(host)) {
+      const verdict = checkAddress(host, this.o.allowedNetworks);
+      if (!verdict.ok) {
+        this.unreachable(new AddressRefused(verdict.why));
+        return;
+      }
+    }
     let a: WebSocket;
     try {
       a = new WebSocket(this.o.mediaUrl, {
+        // Reaches net/tls.connect through ws's options (typed there, not here).
+        ...({ lookup: policyLookup(this.o.allowedNetworks) } as object),
         handshakeTimeout: this.o.connectTimeoutMs ?? 5000,
         perMessageDeflate: false,
         skipUTF8Validation: true,
@@ -115,14 +146,14 @@ export class CallBridge implements LiveCall {
       return;
     }
     this.assistant = a;
-    a.on('open', this.onAssistantOpen);
-    a.on('message', this.onAssistantMessage);
-    a.on('close', this.onAssistantClose);
+    a.on('open', this.guard(this.onAssistantOpen));
+    a.on('message', this.guard(this.onAssistantMessage));
+    a.on('close', this.guard(this.onAssistantClose));
     // Refused, DNS failure, handshake timeout, non-101 answer: all arrive here before 'open'.
-    a.on('error', (err) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error', 1011)));
+    a.on('error', this.guard((err: Error) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error', 1011))));
     a.on('pong', () => (this.assistantAlive = true));
     const every = this.o.pingIntervalMs ?? 15_000;
-    this.pingTimer = setInterval(this.heartbeat, every);
+    this.pingTimer = setInterval(this.guard(this.heartbeat), every);
     this.pingTimer.unref();
   }
 
@@ -190,19 +221,23 @@ export class CallBridge implements LiveCall {
 
   private unreachable(err: unknown): void {
     this.o.stats.bridgesFailed++;
-    this.o.log.warn({ mediaUrl: this.o.mediaUrl, err: err instanceof Error ? err.message : String(err) }, 'assistant unreachable');
+    const refused = err instanceof AddressRefused;
+    this.o.log.warn(
+      { mediaUrl: this.o.mediaUrl, err: err instanceof Error ? err.message : String(err), ...(refused ? { policy: 'refused' } : {}) },
+      refused ? 'assistant address refused by the media address policy' : 'assistant unreachable',
+    );
     // Recorded before the carrier's socket closes, so Twilio's <Connect action>
     // request (sent after the close) finds the reason and plays the apology.
-    this.end('assistant_unreachable', 1011);
+    this.end('assistant_unreachable', 1011, refused ? 'media_address_refused' : undefined);
   }
 
-  private end(reason: string, code: number): void {
+  private end(reason: string, code: number, detail?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.queue = [];
     try {
-      this.o.hooks.markEnded(this.callId, reason);
+      this.o.hooks.markEnded(this.callId, reason, detail);
     } catch (err) {
       this.o.log.error({ err }, 'could not record the end of the call');
     }

@@ -16,14 +16,30 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { CallTokens } from '../routing/call-token.js';
 import { CallBridge, type BridgeCallHooks, type BridgeProtocol, type Frame, type MediaStats } from './bridge.js';
 import type { LiveCallRegistry } from './registry.js';
+import type { Faults } from '../faults.js';
+import type { Network } from './address-policy.js';
+import { queryParam, splitTarget } from '../http/request-target.js';
 
 export interface MediaServerDeps {
   lifecycle: Lifecycle;
   tokens: CallTokens;
   registry: LiveCallRegistry;
   stats: MediaStats;
-  calls: BridgeCallHooks & { forMedia(callId: string): Call | undefined; bindCarrierCallId(callId: string, carrierCallId: string): void };
+  calls: BridgeCallHooks & {
+    forMedia(callId: string): Call | undefined;
+    bindCarrierCallId(callId: string, carrierCallId: string): void;
+    claimMedia(callId: string): boolean;
+  };
+  /** Milliseconds since the epoch (the gateway's clock). */
+  now: () => number;
+  /** SWITCHBOARD_MEDIA_TOKEN_TTL_S. */
+  tokenTtlS: number;
   log: Logger;
+  faults: Faults;
+  /** Told when a stream's token checks out, so it stops counting against its address. */
+  connections: { exempt(socket: Duplex): void };
+  /** SWITCHBOARD_MEDIA_ALLOWED_NETWORKS, see address-policy.ts. */
+  allowedNetworks: readonly Network[] | null;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
   /** How long a Twilio stream may take to send its start message. */
@@ -33,6 +49,8 @@ export interface MediaServerDeps {
 }
 
 const POLICY = 1008;
+/** Extra token lifetime for outbound calls: the callee may ring for up to Twilio's 600 s Timeout. */
+const OUTBOUND_RING_ALLOWANCE_S = 600;
 const GENERIC_PATH = /^\/media\/generic\/([A-Za-z0-9-]{1,64})$/;
 
 export class MediaServer {
@@ -48,23 +66,33 @@ export class MediaServer {
   constructor(private readonly d: MediaServerDeps) {}
 
   attach(server: Server): void {
-    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.on(
+      'upgrade',
+      this.d.faults.guard('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head), (_req, socket) => socket.destroy()),
+    );
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    const generic = GENERIC_PATH.exec(url.pathname);
-    if (url.pathname !== '/media/twilio' && !generic) return refuse(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at ${url.pathname}.`);
+    // Split by hand: `new URL` throws on targets such as `//` or `//:99999/x`,
+    // and an exception here used to end the process.
+    const target = splitTarget(req.url);
+    if (target.path === null) return refuse(socket, 400, 'INVALID_REQUEST', 'The request target must be a path, e.g. /media/twilio.');
+    const generic = GENERIC_PATH.exec(target.path);
+    if (target.path !== '/media/twilio' && !generic) return refuse(socket, 404, 'NOT_FOUND', 'No WebSocket endpoint at this path; use /media/twilio or /media/generic/<callId>.');
     if (!this.d.lifecycle.accepting) return refuse(socket, 503, 'UNAVAILABLE', 'The gateway is draining; no new calls.');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (generic) this.onGeneric(ws, generic[1]!, url.searchParams.get('token'));
-      else this.onTwilio(ws);
+      ws.on('error', () => ws.terminate());
+      const start = this.d.faults.guard('media', () => {
+        if (generic) this.onGeneric(ws, socket, generic[1]!, queryParam(target.query, 'token'));
+        else this.onTwilio(ws, socket);
+      }, () => ws.close(1011, 'internal error'));
+      start();
     });
   }
 
   /** Twilio sends connected, then start with our callId and token in customParameters. */
-  private onTwilio(ws: WebSocket): void {
+  private onTwilio(ws: WebSocket, socket: Duplex): void {
     const pending: Frame[] = [];
     const timer = setTimeout(() => ws.close(POLICY, 'no start message'), this.d.startTimeoutMs ?? 10_000);
     timer.unref();
@@ -80,26 +108,24 @@ export class MediaServer {
       if (msg?.event === 'connected' && pending.length === 1) return;
       if (msg?.event !== 'start') return stop('expected a start message');
       const p = msg.start?.customParameters ?? {};
-      ws.off('message', onMessage);
+      ws.removeAllListeners('message');
       clearTimeout(timer);
-      this.bridge(ws, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
+      this.bridge(ws, socket, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
     };
     const stop = (why: string) => {
-      ws.off('message', onMessage);
+      ws.removeAllListeners('message');
       clearTimeout(timer);
       ws.close(POLICY, why);
     };
-    ws.on('message', onMessage);
+    ws.on('message', this.d.faults.guard('media', onMessage, () => stop('internal error')));
     ws.on('close', () => clearTimeout(timer));
-    ws.on('error', () => ws.terminate());
   }
 
-  private onGeneric(ws: WebSocket, callId: string, token: string | null): void {
-    ws.on('error', () => ws.terminate());
-    this.bridge(ws, 'generic', callId, token, []);
+  private onGeneric(ws: WebSocket, socket: Duplex, callId: string, token: string | null): void {
+    this.bridge(ws, socket, 'generic', callId, token, []);
   }
 
-  private bridge(ws: WebSocket, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
+  private bridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
     const call = typeof callId === 'string' && callId.length <= 64 ? this.d.calls.forMedia(callId) : undefined;
     if (!call || !call.assistantId || !call.mediaUrl || !this.d.tokens.verify(call.id, call.assistantId, token)) {
       this.d.log.warn({ protocol, callId: typeof callId === 'string' ? callId.slice(0, 64) : undefined }, 'media stream refused: bad or missing token');
@@ -110,15 +136,27 @@ export class MediaServer {
       this.d.log.warn({ protocol, callId: call.id }, 'media stream refused: wrong endpoint for this call');
       return ws.close(POLICY, 'wrong media endpoint for this call');
     }
-    if (call.endedAt !== null || this.d.registry.has(call.id)) {
+    // The token is good only for a short while after routing: an inbound
+    // stream opens within a second or two of the TwiML; an outbound one once
+    // the callee answers, so it may also wait out the ring (Twilio allows a
+    // Timeout of up to 600 s).
+    const windowMs = (this.d.tokenTtlS + (call.direction === 'outbound' ? OUTBOUND_RING_ALLOWANCE_S : 0)) * 1000;
+    const age = this.d.now() - this.d.tokens.issuedAt(token as string);
+    if (age > windowMs || age < -60_000) {
+      this.d.log.warn({ callId: call.id, ageMs: age }, 'media stream refused: token expired');
+      return ws.close(POLICY, 'call token expired');
+    }
+    // One stream per call, ever, across every process on the database.
+    if (call.endedAt !== null || this.d.registry.has(call.id) || !this.d.calls.claimMedia(call.id)) {
       this.d.log.warn({ callId: call.id }, 'media stream refused: call already bridged or ended');
-      return ws.close(POLICY, 'call already bridged or ended');
+      return ws.close(POLICY, 'call token already used, or call ended');
     }
     // An outbound call learns its CallSid here (the dialer placed it with our
     // TwiML), so its status callbacks and <Connect action> find the record.
     if (call.carrierCallId === null && typeof callSid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(callSid)) {
       this.d.calls.bindCarrierCallId(call.id, callSid);
     }
+    this.d.connections.exempt(socket);
     const log = this.d.log.child({ callId: call.id, assistantId: call.assistantId, protocol });
     new CallBridge({
       callId: call.id,
@@ -131,6 +169,8 @@ export class MediaServer {
       registry: this.d.registry,
       stats: this.d.stats,
       log,
+      faults: this.d.faults,
+      allowedNetworks: this.d.allowedNetworks,
       ...(this.d.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.d.connectTimeoutMs } : {}),
       ...(this.d.pingIntervalMs !== undefined ? { pingIntervalMs: this.d.pingIntervalMs } : {}),
       ...(this.d.maxBufferedBytes !== undefined ? { maxBufferedBytes: this.d.maxBufferedBytes } : {}),
@@ -143,9 +183,11 @@ export class MediaServer {
   }
 }
 
+const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' };
+
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+  const reason = REASONS[status] ?? 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -42,7 +42,7 @@ export class InboundRouter {
   ) {}
 
   async route(carrier: CarrierName, c: InboundCall): Promise<RoutedCall> {
-    if (!this.lifecycle.accepting) return { answer: { decision: { kind: 'unavailable' }, callId: null }, retry: false };
+    if (!this.lifecycle.accepting) return { answer: { decision: { kind: 'unavailable' }, callId: null, issuedAt: 0 }, retry: false };
     const key = `${carrier}:${c.carrierCallId}`;
     const seen = this.recent.get(key);
     if (seen) return seen.then((r) => ({ ...r, retry: true }));
@@ -71,11 +71,11 @@ export class InboundRouter {
       reason: decision.kind === 'reject' ? decision.reason : null,
       createdAt: now,
     });
-    if (await this.recorder.record(call)) return { answer: { decision, callId: call.id }, retry: false };
+    if (await this.recorder.record(call)) return { answer: { decision, callId: call.id, issuedAt: call.createdAt }, retry: false };
     // Recorded before (a retry that reached another process, or came after a
     // restart): answer exactly as the first time.
     const existing = this.calls.getByCarrierId(carrier, c.carrierCallId)!;
-    return { answer: { decision: decisionOf(existing), callId: existing.id }, retry: true };
+    return { answer: { decision: decisionOf(existing), callId: existing.id, issuedAt: existing.createdAt }, retry: true };
   }
 }
 

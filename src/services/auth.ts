@@ -6,15 +6,33 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Principal } from '../domain/types.js';
-import type { TokenStore } from '../store/teams.js';
+import { LRUCache } from 'lru-cache';
+import type { TokenRow, TokenStore } from '../store/teams.js';
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export const newToken = (kind: 'admin' | 'team'): string => `sb_${kind}_${randomBytes(24).toString('base64url')}`;
 
+/** Why a token did not authenticate: each gets its own 401 message. */
+export type AuthFailure = { kind: 'unknown' } | { kind: 'revoked'; at: number } | { kind: 'expired'; at: number };
+
+export type AuthResult =
+  | { ok: true; principal: Principal; tokenHash: string; tokenId: string }
+  | { ok: false; failure: AuthFailure };
+
+/** A team holds at most this many active tokens (api.md: 409 TOKEN_LIMIT_REACHED). */
+export const MAX_TEAM_TOKENS = 25;
+
+/** lastUsedAt is written at most this often per token: a write per request would put a commit on every read. */
+const LAST_USED_EVERY_MS = 60_000;
+
+/** Shown in listings: enough to tell tokens apart, far too little to use. */
+export const tokenPrefix = (token: string): string => token.slice(0, token.indexOf('_', 3) + 5);
+
 export class AuthService {
   /** Admin tokens revoked by the last bootstrapAdmin (main logs it). */
   revokedAdminTokens = 0;
+  private readonly lastUsedWritten = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(
     private readonly tokens: TokenStore,
@@ -22,18 +40,43 @@ export class AuthService {
   ) {}
 
   /** The principal behind a token, with the token's hash (callers key rate limits by it). */
-  authenticate(token: string): { principal: Principal; tokenHash: string } | null {
-    if (token.length < 16 || token.length > 256) return null;
+  authenticate(token: string): AuthResult {
+    if (token.length < 16 || token.length > 256) return { ok: false, failure: { kind: 'unknown' } };
     const tokenHash = hashToken(token);
     const row = this.tokens.findByHash(tokenHash);
-    if (!row) return null;
-    return { principal: row.teamId === null ? { kind: 'admin' } : { kind: 'team', teamId: row.teamId }, tokenHash };
+    if (!row) return { ok: false, failure: { kind: 'unknown' } };
+    const now = this.clock.now();
+    // Read from the database on every request, so a revocation made by any
+    // process on this database holds from the very next request.
+    if (row.revokedAt !== null) return { ok: false, failure: { kind: 'revoked', at: row.revokedAt } };
+    if (row.expiresAt !== null && row.expiresAt <= now) return { ok: false, failure: { kind: 'expired', at: row.expiresAt } };
+    if (now - (this.lastUsedWritten.get(row.id) ?? 0) >= LAST_USED_EVERY_MS) {
+      this.lastUsedWritten.set(row.id, now);
+      this.tokens.touch(row.id, now);
+    }
+    return {
+      ok: true,
+      principal: row.teamId === null ? { kind: 'admin' } : { kind: 'team', teamId: row.teamId },
+      tokenHash,
+      tokenId: row.id,
+    };
   }
 
-  /** Stores a token's hash and returns the token, which is never stored. */
-  issue(teamId: string | null, token = newToken(teamId === null ? 'admin' : 'team')): string {
-    this.tokens.insert({ id: randomUUID(), teamId, tokenHash: hashToken(token), createdAt: this.clock.now() });
-    return token;
+  /** Stores a token's hash and returns the token (never stored) with its row. */
+  issue(teamId: string | null, o: { name?: string | null; expiresAt?: number | null; token?: string } = {}): { token: string; row: TokenRow } {
+    const token = o.token ?? newToken(teamId === null ? 'admin' : 'team');
+    const row: TokenRow = {
+      id: randomUUID(),
+      teamId,
+      name: o.name ?? null,
+      prefix: tokenPrefix(token),
+      createdAt: this.clock.now(),
+      lastUsedAt: null,
+      expiresAt: o.expiresAt ?? null,
+      revokedAt: null,
+    };
+    this.tokens.insert({ ...row, tokenHash: hashToken(token) });
+    return { token, row };
   }
 
   /**
@@ -53,11 +96,11 @@ export class AuthService {
         // variable rotates it.
         const hash = hashToken(configured);
         this.revokedAdminTokens = this.tokens.revokeAdminExcept(hash);
-        if (!this.tokens.findByHash(hash)) this.issue(null, configured);
+        if (!this.tokens.findByHash(hash)) this.issue(null, { token: configured, name: 'SWITCHBOARD_ADMIN_TOKEN' });
         return null;
       }
       if (this.tokens.hasAdmin()) return null;
-      return this.issue(null);
+      return this.issue(null, { name: 'generated' }).token;
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/client.js';
 import type { NumberProvider } from '../carriers/provider.js';
 import type { Clock } from '../clock.js';
+import type { Faults } from '../faults.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { AssistantStore } from '../store/assistants.js';
 import { AuditStore } from '../store/audit.js';
@@ -25,6 +26,7 @@ export interface ServiceOptions {
   log: Logger;
   routingCacheSize: number;
   provisionTimeoutMs: number;
+  faults: Faults;
 }
 
 export function createServices(o: ServiceOptions) {
@@ -40,7 +42,7 @@ export function createServices(o: ServiceOptions) {
   };
   const routing = new RoutingTable(o.db, { size: o.routingCacheSize }, () => o.clock.now());
   const auth = new AuthService(stores.tokens, o.clock);
-  const teams = new TeamService(stores.teams, stores.numbers, stores.audit, auth, routing, o.clock);
+  const teams = new TeamService(stores.teams, stores.numbers, stores.audit, auth, stores.tokens, routing, o.clock);
   const assistants = new AssistantService(stores.assistants, stores.numbers, teams, stores.audit, routing, o.clock);
   const numbers = new NumberService(
     stores.numbers,
@@ -57,9 +59,7 @@ export function createServices(o: ServiceOptions) {
   );
   const audit = new AuditService(stores.audit, teams);
   const calls = new CallService(stores.calls, stores.numbers, assistants, teams, o.clock);
-  o.provider.onOrderUpdate((u) => {
-    numbers.applyOrderUpdate(u).catch((err) => o.log.error({ err }, 'applying an order update failed'));
-  });
+  o.provider.onOrderUpdate((u) => o.faults.run('provider', () => numbers.applyOrderUpdate(u)));
   return { stores, routing, auth, teams, assistants, numbers, audit, calls, provider: o.provider, clock: o.clock };
 }
 

@@ -40,6 +40,20 @@ export interface PurchaseResult {
 const isUniqueViolation = (err: unknown): boolean =>
   err instanceof Error && 'code' in err && (err as { code: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 
+/** What to do about a number that cannot be assigned, by its status. */
+const STATUS_HINT: Partial<Record<NumberStatus, string>> = {
+  purchasing: ' (the carrier is still provisioning it: wait until GET /api/phone-numbers/<id> says active, usually a few seconds)',
+  error: ' (its purchase failed: buy another number)',
+  released: ' (it was released: buy it or another number again)',
+  suspended: ' (the operator suspended it: contact the operator)',
+};
+
+const suspendedError = (n: PhoneNumber) =>
+  new AppError(
+    'NUMBER_SUSPENDED',
+    `${n.e164} (${n.id}) was suspended by the operator: the team cannot release it or buy it again. Contact the operator to have it reactivated or released.`,
+  );
+
 /** Canonical JSON (sorted keys), so the same body hashes the same whatever its key order. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -97,12 +111,16 @@ export class NumberService {
     const team = this.teams.get(p, input.teamId);
     const parsed = parsePhone(input.phoneNumber);
     if (!parsed || !parsed.valid) {
-      throw new AppError('INVALID_PHONE_NUMBER', `phoneNumber: "${input.phoneNumber}" is not a valid phone number.`);
+      throw new AppError('INVALID_PHONE_NUMBER', `phoneNumber: "${input.phoneNumber}" is not a valid phone number; write it in E.164, e.g. +14155550100 (search for one first: POST /api/phone-numbers/search).`);
     }
     if (!isSupportedCountry(parsed.country)) {
       throw new AppError('UNSUPPORTED_COUNTRY', `phoneNumber: numbers from ${parsed.country ?? 'that country'} are not supported (AE, US, CA, DE, AT, CH).`);
     }
     const e164 = parsed.e164;
+    // An admin's suspension sticks: the team may not launder it by buying
+    // the number it still holds (suspended numbers stay held) once more.
+    const held = this.numbers.heldByE164(e164);
+    if (held && held.status === 'suspended' && held.teamId === team.id) throw suspendedError(held);
     const quote = await this.provider.quote(e164);
     if (!quote) {
       // A concurrent request with the same key may have bought it while we
@@ -322,7 +340,8 @@ export class NumberService {
   list(p: Principal, f: { teamId?: string | undefined; status?: NumberStatus | undefined; assistantId?: string | undefined }): PhoneNumber[] {
     const teamId = listScope(p, f.teamId);
     if (teamId) this.teams.get(p, teamId);
-    if (f.assistantId) this.assistants.get(p, f.assistantId);
+    // No lookup of the assistant: another team's id and an unknown one both
+    // give an empty list (no existence oracle).
     return this.numbers.list({ teamId, status: f.status, assistantId: f.assistantId });
   }
 
@@ -332,6 +351,9 @@ export class NumberService {
     const { number, changed } = this.routing.mutate((touch) => {
       const n = this.get(p, id);
       if (n.status === 'released') return { number: n, changed: false };
+      // Suspended is an operator's decision: only the operator may release it
+      // (else the team could release and buy it back, active again).
+      if (n.status === 'suspended' && p.kind !== 'admin') throw suspendedError(n);
       if (n.status !== 'active' && n.status !== 'suspended') {
         throw new AppError('INVALID_STATUS_TRANSITION', `A ${n.status} number cannot be released; only active or suspended ones.`);
       }
@@ -382,7 +404,7 @@ export class NumberService {
       if (inactive.length) {
         throw new AppError(
           'NUMBER_NOT_ACTIVE',
-          `Only active numbers can be assigned: ${inactive.map((n) => `${n.id} (${n.e164}) is ${n.status}`).join('; ')}.`,
+          `Only active numbers can be assigned: ${inactive.map((n) => `${n.id} (${n.e164}) is ${n.status}${STATUS_HINT[n.status] ?? ''}`).join('; ')}.`,
           { phoneNumberIds: inactive.map((n) => n.id) },
         );
       }

@@ -14,7 +14,9 @@ export type AuditAction =
   | 'number.suspend'
   | 'number.reactivate'
   | 'number.expire'
-  | 'team.plan_change';
+  | 'team.plan_change'
+  | 'token.create'
+  | 'token.revoke';
 
 export interface AuditEvent {
   id: string;

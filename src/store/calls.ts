@@ -17,7 +17,7 @@ export interface CallListFilter {
 const COLUMNS = [
   'id', 'team_id', 'direction', 'carrier', 'carrier_call_id', 'from_number', 'to_number', 'phone_number_id',
   'assistant_id', 'media_url', 'status', 'reason', 'carrier_status', 'carrier_seq', 'created_at', 'answered_at',
-  'ended_at', 'duration_sec', 'end_reason',
+  'ended_at', 'duration_sec', 'end_reason', 'media_claimed_at',
 ] as const;
 
 export class CallStore {
@@ -49,13 +49,18 @@ export class CallStore {
       this.insertStmt.run(
         c.id, c.teamId, c.direction, c.carrier, c.carrierCallId, c.from, c.to, c.phoneNumberId, c.assistantId,
         c.mediaUrl, c.status, c.reason, c.carrierStatus, c.carrierSeq, c.createdAt, c.answeredAt, c.endedAt,
-        c.durationSec, c.endReason,
+        c.durationSec, c.endReason, c.mediaClaimedAt,
       ).changes === 1
     );
   }
 
   bindCarrierCallId(id: string, carrierCallId: string): void {
     this.db.$client.prepare('UPDATE calls SET carrier_call_id = ? WHERE id = ? AND carrier_call_id IS NULL').run(carrierCallId, id);
+  }
+
+  /** Claims the call's one media stream; false when a stream was opened before (by any process). */
+  claimMedia(id: string, now: number): boolean {
+    return this.db.$client.prepare('UPDATE calls SET media_claimed_at = ? WHERE id = ? AND media_claimed_at IS NULL').run(now, id).changes === 1;
   }
 
   get(id: string): Call | undefined {

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 
 // Reads on every request are built once (.prepare()); drizzle's query builder
 // costs tens of microseconds a query.
@@ -51,11 +51,37 @@ export class TeamStore {
   }
 }
 
+export interface TokenRow {
+  id: string;
+  teamId: string | null;
+  name: string | null;
+  prefix: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+const TOKEN_COLUMNS = {
+  id: apiTokens.id,
+  teamId: apiTokens.teamId,
+  name: apiTokens.name,
+  prefix: apiTokens.prefix,
+  createdAt: apiTokens.createdAt,
+  lastUsedAt: apiTokens.lastUsedAt,
+  expiresAt: apiTokens.expiresAt,
+  revokedAt: apiTokens.revokedAt,
+};
+
+/** Active: not revoked, not expired at `now`. */
+const active = (now: number) => and(isNull(apiTokens.revokedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)));
+
 export class TokenStore {
   private readonly byHash;
 
   constructor(private readonly db: Db) {
-    this.byHash = db.select({ teamId: apiTokens.teamId }).from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder('hash'))).prepare();
+    // On every /api request: built once.
+    this.byHash = db.select(TOKEN_COLUMNS).from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder('hash'))).prepare();
   }
 
   /** Runs fn in one IMMEDIATE transaction. */
@@ -63,12 +89,39 @@ export class TokenStore {
     return immediate(this.db, fn);
   }
 
-  insert(row: { id: string; teamId: string | null; tokenHash: string; createdAt: number }): void {
+  insert(row: TokenRow & { tokenHash: string }): void {
     this.db.insert(apiTokens).values(row).run();
   }
 
-  findByHash(tokenHash: string): { teamId: string | null } | undefined {
+  findByHash(tokenHash: string): TokenRow | undefined {
     return this.byHash.get({ hash: tokenHash });
+  }
+
+  /** The team's active tokens, oldest first. */
+  listActive(teamId: string, now: number): TokenRow[] {
+    return this.db
+      .select(TOKEN_COLUMNS)
+      .from(apiTokens)
+      .where(and(eq(apiTokens.teamId, teamId), active(now)))
+      .orderBy(apiTokens.createdAt, apiTokens.id)
+      .all();
+  }
+
+  countActive(teamId: string, now: number): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), active(now))).get()?.n ?? 0;
+  }
+
+  get(teamId: string, id: string): TokenRow | undefined {
+    return this.db.select(TOKEN_COLUMNS).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), eq(apiTokens.id, id))).get();
+  }
+
+  /** Marks a token revoked; false if it already was. */
+  revoke(id: string, now: number): boolean {
+    return this.db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run().changes === 1;
+  }
+
+  touch(id: string, now: number): void {
+    this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)).run();
   }
 
   /** Deletes every admin token but the one with this hash; returns how many went. */

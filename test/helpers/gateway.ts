@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import request from 'supertest';
 import { expect } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
 
 export const ADMIN_TOKEN = 'sb_admin_test_0123456789abcdef';
 
@@ -70,7 +70,7 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
   });
   const clock = o.clock ?? new ManualClock(Date.now());
   const { env: _env, dbPath: _db, noStart, keepDir, ...rest } = o;
-  const gw = createGateway({ config, clock, log: pino({ level: 'info' }, sink), ...rest });
+  const gw = createGateway({ config, clock, log: createLogger('info', sink), ...rest });
   if (!noStart) await gw.start();
   return {
     gw,

@@ -110,6 +110,6 @@ export function routedCall(t: TestGateway, id: string, assistantId: string, medi
       `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
        VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
     )
-    .run(id, `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, Date.now());
-  return t.gw.tokens.sign(id, assistantId);
+    .run(id, `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, t.clock.now());
+  return t.gw.tokens.sign(id, assistantId, t.clock.now());
 }

@@ -179,12 +179,32 @@ describe('team isolation', () => {
     expect(own.body.call).toMatchObject({ id: otherCall, teamId: t2.id, assistantId: other.assistant, phoneNumberId: other.num.id });
   });
 
-  it("listing another team's calls → 404; filtering by another team's assistant or number → 404", async () => {
-    for (const q of [`teamId=${t2.id}`, `assistantId=${other.assistant}`, `phoneNumberId=${other.num.id}`]) {
+  it("listing another team's calls → 404, exactly as for a team that does not exist", async () => {
+    for (const q of [`teamId=${t2.id}`, 'teamId=no-such-team']) {
       const res = await t.api.get(`/api/calls?${q}`).set(t1.auth);
       expect(res.status, q).toBe(404);
-      expect(res.body.error.code).toBe('NOT_FOUND');
+      expect(res.body, q).toEqual({ error: { code: 'NOT_FOUND', message: 'Team not found.' } });
     }
+  });
+
+  it("filtering by another team's assistant or number answers exactly as for an id that never existed: 200 []", async () => {
+    // No existence oracle: the two answers are byte for byte the same.
+    for (const [name, theirs] of [['assistantId', other.assistant], ['phoneNumberId', other.num.id]] as const) {
+      const foreign = await t.api.get(`/api/calls?${name}=${theirs}`).set(t1.auth);
+      const unknown = await t.api.get(`/api/calls?${name}=00000000-0000-4000-8000-000000000000`).set(t1.auth);
+      expect(foreign.status, name).toBe(200);
+      expect(foreign.text, name).toBe(unknown.text);
+      expect(foreign.body).toEqual({ calls: [], nextCursor: null });
+    }
+    // The phone-number listing's assistant filter likewise.
+    const foreign = await t.api.get(`/api/phone-numbers?assistantId=${other.assistant}`).set(t1.auth);
+    const unknown = await t.api.get('/api/phone-numbers?assistantId=00000000-0000-4000-8000-000000000000').set(t1.auth);
+    expect(foreign.status).toBe(200);
+    expect(foreign.text).toBe(unknown.text);
+    expect(foreign.body).toEqual({ phoneNumbers: [] });
+    // Their own team sees their calls through the same filters.
+    const own = await t.api.get(`/api/calls?assistantId=${other.assistant}`).set(other.team.auth).expect(200);
+    expect(ids(own.body)).toContain(otherCall);
   });
 
   it('no_route calls (no team) are visible to the admin only', async () => {

@@ -112,9 +112,11 @@ describe('release and suspend', () => {
     expect(r.body.phoneNumber).toMatchObject({ status: 'active', assistantId: asst });
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'active', assistantId: asst });
 
-    // suspended → released is allowed; released → suspended is not.
+    // suspended → released is the operator's call (a team gets 409
+    // NUMBER_SUSPENDED, see suspension.test.ts); released → suspended is not allowed.
     await t.api.patch(`/api/phone-numbers/${id}`).set(t.admin).send({ status: 'suspended' }).expect(200);
-    const del = await t.api.delete(`/api/phone-numbers/${id}`).set(team.auth).expect(200);
+    expectError(await t.api.delete(`/api/phone-numbers/${id}`).set(team.auth), 409, 'NUMBER_SUSPENDED');
+    const del = await t.api.delete(`/api/phone-numbers/${id}`).set(t.admin).expect(200);
     expect(del.body.phoneNumber).toMatchObject({ status: 'released', assistantId: null });
     expectError(await t.api.patch(`/api/phone-numbers/${id}`).set(t.admin).send({ status: 'suspended' }), 409, 'INVALID_STATUS_TRANSITION');
     expectError(await t.api.patch(`/api/phone-numbers/${id}`).set(t.admin).send({ status: 'active' }), 409, 'INVALID_STATUS_TRANSITION');

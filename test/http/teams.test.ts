@@ -222,7 +222,8 @@ describe('POST /api/teams/:teamId/tokens', () => {
     const a = await createTeam(t, 'tokens-a');
     const b = await createTeam(t, 'tokens-b');
     const res = await t.api.post(`/api/teams/${a.id}/tokens`).set(a.auth).expect(201);
-    expect(Object.keys(res.body)).toEqual(['token']);
+    expect(Object.keys(res.body).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'token']);
+    expect(res.body.token.startsWith(res.body.prefix)).toBe(true);
     const second = res.body.token as string;
     expect(typeof second).toBe('string');
     expect(second).not.toBe(a.token);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Lifecycle } from '../../src/lifecycle.js';
 import { newMediaStats } from '../../src/media/bridge.js';
+import { Faults } from '../../src/faults.js';
 import { MediaServer } from '../../src/media/media-server.js';
 import { LiveCallRegistry } from '../../src/media/registry.js';
 import { CallTokens } from '../../src/routing/call-token.js';
@@ -415,8 +416,14 @@ describe('media server start timeout', () => {
         markAnswered: () => {},
         markEnded: () => {},
         bindCarrierCallId: () => {},
+        claimMedia: () => true,
       },
+      now: () => Date.now(),
+      tokenTtlS: 60,
       log: pino({ level: 'silent' }),
+      faults: new Faults(pino({ level: 'silent' })),
+      connections: { exempt: () => {} },
+      allowedNetworks: null,
       startTimeoutMs: 300,
     });
     media.attach(server);

@@ -78,6 +78,17 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/api/teams/:teamId', build: async (c) => ({ path: `/api/teams/${c.a.id}` }), expect: TEAM_READ },
   { method: 'PATCH', route: '/api/teams/:teamId', build: async (c) => ({ path: `/api/teams/${c.a.id}`, body: { plan: 'enterprise' } }), expect: ADMIN_ONLY(200) },
   { method: 'POST', route: '/api/teams/:teamId/tokens', build: async (c) => ({ path: `/api/teams/${c.a.id}/tokens` }), expect: { ...TEAM_READ, ownTeam: 201, admin: 201 } },
+  { method: 'GET', route: '/api/teams/:teamId/tokens', build: async (c) => ({ path: `/api/teams/${c.a.id}/tokens` }), expect: TEAM_READ },
+  {
+    method: 'DELETE',
+    route: '/api/teams/:teamId/tokens/:tokenId',
+    build: async (c) => {
+      const made = await c.t.api.post(`/api/teams/${c.a.id}/tokens`).set(c.t.admin).send({ name: 'to revoke' });
+      if (made.status !== 201) throw new Error(`token: ${made.status} ${made.text}`);
+      return { path: `/api/teams/${c.a.id}/tokens/${made.body.id}` };
+    },
+    expect: { ...TEAM_READ, ownTeam: 204, admin: 204 },
+  },
 
   // Assistants.
   {
@@ -193,6 +204,7 @@ function registeredRoutes(): string[] {
     twilio: {} as TwilioAdapter,
     metrics: t.gw.metrics,
     apiLimiter: failureLimiter,
+    teamLimiter: failureLimiter,
     failureLimiter,
   }) as unknown as { router: { stack: Layer[] } };
   const out: string[] = [];

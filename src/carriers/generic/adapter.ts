@@ -47,6 +47,8 @@ export interface GenericAdapterOptions {
 
 export class GenericAdapter implements CarrierAdapter {
   readonly name = 'generic' as const;
+  readonly signatureHeader = 'x-switchboard-signature';
+  readonly signatureHeaderName = 'X-Switchboard-Signature';
   private readonly parsed = new WeakMap<RawRequest, unknown>();
 
   constructor(private readonly o: GenericAdapterOptions) {}
@@ -113,7 +115,7 @@ export class GenericAdapter implements CarrierAdapter {
     const d = a.decision;
     switch (d.kind) {
       case 'connect': {
-        const token = this.o.tokens.sign(a.callId!, d.assistantId);
+        const token = this.o.tokens.sign(a.callId!, d.assistantId, a.issuedAt);
         const mediaUrl = `${mediaBase(this.o.publicUrl())}/media/generic/${encodeURIComponent(a.callId!)}?token=${token}`;
         return json(200, { action: 'connect', callId: a.callId, assistantId: d.assistantId, mediaUrl });
       }

@@ -22,6 +22,8 @@ export interface SimProviderOptions {
   clock: Clock;
   /** Source of randomness for failures; injectable for tests. */
   random?: () => number;
+  /** Where a failure inside a timer goes (it must not end the process). */
+  onError?: (err: unknown) => void;
 }
 
 type InventoryRow = typeof simInventory.$inferSelect;
@@ -199,7 +201,14 @@ export class SimProvider implements NumberProvider {
     const delay = Math.max(0, readyAt - this.opts.clock.now());
     const t = setTimeout(() => {
       this.timers.delete(orderId);
-      if (!this.stopped) this.complete(orderId);
+      if (this.stopped) return;
+      try {
+        this.complete(orderId);
+      } catch (err) {
+        // The order stays pending in sim_orders: the next start() re-arms it,
+        // and the gateway's provisioning deadline settles it meanwhile.
+        this.opts.onError?.(err);
+      }
     }, delay);
     t.unref();
     this.timers.set(orderId, t);

@@ -23,6 +23,8 @@ export function mediaBase(publicUrl: string): string {
 
 export class TwilioAdapter implements CarrierAdapter {
   readonly name = 'twilio' as const;
+  readonly signatureHeader = 'x-twilio-signature';
+  readonly signatureHeaderName = 'X-Twilio-Signature';
   private cachedBase = '';
   private actionUrl = '';
   private streamUrl = '';
@@ -97,16 +99,16 @@ export class TwilioAdapter implements CarrierAdapter {
   }
 
   /** TwiML that bridges a call's audio to the gateway's media endpoint. */
-  connect(callId: string, assistantId: string): string {
+  connect(callId: string, assistantId: string, issuedAt: number): string {
     this.urls();
-    return connectTwiml(this.actionUrl, this.streamUrl, { callId, token: this.o.tokens.sign(callId, assistantId) });
+    return connectTwiml(this.actionUrl, this.streamUrl, { callId, token: this.o.tokens.sign(callId, assistantId, issuedAt) });
   }
 
   renderAnswer(a: InboundAnswer): Rendered {
     const d = a.decision;
     switch (d.kind) {
       case 'connect':
-        return { status: 200, contentType: 'text/xml', body: this.connect(a.callId!, d.assistantId) };
+        return { status: 200, contentType: 'text/xml', body: this.connect(a.callId!, d.assistantId, a.issuedAt) };
       case 'reject':
         return { status: 200, contentType: 'text/xml', body: REJECT_TWIML };
       case 'unavailable':

@@ -1,0 +1,63 @@
+/**
+ * A cap on concurrent connections per source address, so one client holding
+ * idle sockets cannot use up the process's file descriptors and lock out
+ * everybody else (each socket is one fd; the soft limit is often 1,024).
+ *
+ * A media WebSocket stops counting once its call token has been verified
+ * (MediaServer calls exempt()): a carrier streams many calls' audio from few
+ * addresses, and each verified stream is bounded by its token (one stream per
+ * routed call). Until then, an upgraded socket counts like any other.
+ *
+ * Behind a load balancer or proxy every client shares its address: raise the
+ * cap there, or set it to 0 (off) and let the proxy do this job.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+const COUNTED = Symbol('switchboard.counted');
+type Tracked = Duplex & { [COUNTED]?: string };
+
+export class ConnectionLimiter {
+  private readonly open = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly onRefuse: () => void = () => {},
+  ) {}
+
+  attach(server: Server): void {
+    if (this.max <= 0) return;
+    server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  /** Connections open from this address now (tests, metrics). */
+  count(addr: string): number {
+    return this.open.get(addr) ?? 0;
+  }
+
+  private admit(socket: Socket): void {
+    const addr = socket.remoteAddress;
+    if (addr === undefined) return; // already gone
+    const n = this.open.get(addr) ?? 0;
+    if (n >= this.max) {
+      this.onRefuse();
+      socket.destroy();
+      return;
+    }
+    this.open.set(addr, n + 1);
+    (socket as Tracked)[COUNTED] = addr;
+    socket.once('close', () => this.exempt(socket));
+  }
+
+  /** Stops counting a socket against its address (closed, or a verified media stream). */
+  exempt(socket: Duplex): void {
+    const s = socket as Tracked;
+    const addr = s[COUNTED];
+    if (addr === undefined) return;
+    s[COUNTED] = undefined;
+    const n = (this.open.get(addr) ?? 1) - 1;
+    if (n <= 0) this.open.delete(addr);
+    else this.open.set(addr, n);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Request targets as sent, split without `new URL` (which throws on `//`,
+ * `//:99999/...`, and friends, and normalises what a signature must see raw).
+ *
+ * RFC 9112 3.2 allows four forms: origin-form (`/path?q`), absolute-form
+ * (`http://host/path`), authority-form (CONNECT) and asterisk-form (`OPTIONS *`).
+ * The gateway serves origin-form only; anything else has no path here.
+ */
+export interface RequestTarget {
+  /** The path exactly as received (no decoding), or null when the target is not origin-form. */
+  readonly path: string | null;
+  /** The query string without its '?', exactly as received ('' when none). */
+  readonly query: string;
+}
+
+/** Longest target the gateway looks at; Node already caps the whole header block at 16 KiB. */
+const MAX_TARGET = 8192;
+
+export function splitTarget(raw: string | undefined): RequestTarget {
+  if (raw === undefined || raw.length === 0 || raw.length > MAX_TARGET || raw.charCodeAt(0) !== 0x2f /* '/' */) {
+    return { path: null, query: '' };
+  }
+  const q = raw.indexOf('?');
+  return q < 0 ? { path: raw, query: '' } : { path: raw.slice(0, q), query: raw.slice(q + 1) };
+}
+
+/** A query parameter's value, or null. URLSearchParams never throws (a bad %-escape stays as written). */
+export function queryParam(query: string, name: string): string | null {
+  return query === '' ? null : new URLSearchParams(query).get(name);
+}
