@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
-import express, { Router, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { PROJECT_ROOT } from '../paths.js';
 
 export const CONSOLE_DIR = join(PROJECT_ROOT, 'dist', 'console');
@@ -42,10 +42,23 @@ export interface ConsoleOptions {
   dir?: string;
 }
 
-export function consoleRouter({ dir = CONSOLE_DIR }: ConsoleOptions = {}): Router {
-  const r = Router();
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Other files at the top of the build (favicon.svg): not hashed, so short-lived. */
+const TOP_FILE = /^\/[\w.-]+\.(?:svg|ico|png|txt|webmanifest)$/;
+
+/**
+ * One middleware, not a Router: it adds no route to the app (the app's routes
+ * are its API), and answers only GET and HEAD outside the reserved paths.
+ */
+export function serveConsole({ dir = CONSOLE_DIR }: ConsoleOptions = {}): RequestHandler {
   const root = normalize(dir);
   const indexPath = join(root, 'index.html');
+  const assets = express.static(join(root, 'assets'), {
+    index: false,
+    fallthrough: true,
+    redirect: false,
+    setHeaders: (res) => res.setHeader('Cache-Control', IMMUTABLE),
+  });
   // Read on every request (it is 1 KB): a rebuild replaces the hashed asset names it points to.
   const readIndex = (): Buffer | null => {
     try {
@@ -55,36 +68,32 @@ export function consoleRouter({ dir = CONSOLE_DIR }: ConsoleOptions = {}): Route
     }
   };
 
-  r.use((req, res, next) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || RESERVED.test(req.path)) return next();
     res.setHeader('Content-Security-Policy', CONSOLE_CSP);
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-    next();
-  });
 
-  // Hashed assets: immutable. A missing one is a plain 404, never index.html.
-  r.use(
-    '/assets',
-    express.static(join(root, 'assets'), {
-      index: false,
-      fallthrough: true,
-      immutable: true,
-      maxAge: '365d',
-      setHeaders: (res) => res.setHeader('Cache-Control', 'public, max-age=31536000, immutable'),
-    }),
-  );
+    // Hashed assets: immutable. A missing one is a plain 404, never index.html.
+    if (req.path.startsWith('/assets/')) {
+      const url = req.url;
+      req.url = url.slice('/assets'.length);
+      assets(req, res, (err?: unknown) => {
+        req.url = url;
+        next(err);
+      });
+      return;
+    }
 
-  // Other files at the top of the build (favicon.svg): short-lived, not hashed.
-  r.get(/^\/[\w.-]+\.(?:svg|ico|png|txt|webmanifest)$/, (req, res, next) => {
-    const file = normalize(join(root, req.path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) return next();
-    res.setHeader('Cache-Control', 'public, max-age=3600');
-    res.sendFile(file);
-  });
+    if (TOP_FILE.test(req.path)) {
+      const file = normalize(join(root, req.path));
+      if (file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile()) {
+        res.setHeader('Cache-Control', 'public, max-age=3600');
+        res.sendFile(file);
+        return;
+      }
+    }
 
-  r.get(/.*/, (req: Request, res: Response, next) => {
-    if (RESERVED.test(req.path) || req.path.startsWith('/assets/')) return next();
     const known = ROUTES.test(req.path);
     // An unknown path is the console's "not found" page only for a browser; API clients keep the JSON 404.
     if (!known && !(req.get('accept') ?? '').includes('text/html')) return next();
@@ -96,7 +105,5 @@ export function consoleRouter({ dir = CONSOLE_DIR }: ConsoleOptions = {}): Route
     }
     res.status(known ? 200 : 404).type('html').setHeader('Cache-Control', 'no-cache');
     res.send(html);
-  });
-
-  return r;
+  };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_CSP, consoleRouter } from '../../src/http/console.js';
+import { CONSOLE_CSP, serveConsole } from '../../src/http/console.js';
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js';
 
 const INDEX = '<!doctype html><html lang="en"><head><script type="module" src="/assets/index-abc123.js"></script></head><body><div id="root"></div></body></html>';
@@ -43,7 +43,7 @@ function appWith(dir: string) {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(consoleRouter({ dir }));
+  app.use(serveConsole({ dir }));
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'fell through' } });
   });

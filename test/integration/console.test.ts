@@ -17,12 +17,23 @@ const ADMIN = 'sb_admin_console_test_0123456789';
 
 let browser: Browser;
 const pages: Watched[] = [];
+const gateways: Gateway[] = [];
 
 beforeAll(async () => {
   await ensureConsoleBuilt();
   browser = await launchBrowser();
 }, 180_000);
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failure leaves what the page showed, the requests it made, and the gateway's last words.
+  if (ctx.task.result?.state === 'fail') {
+    for (const w of pages) {
+      const shot = await screenshot(w.page, `failed-${Date.now()}`).catch(() => 'none');
+      const text = await w.page.locator('body').innerText().catch(() => '');
+      console.error(`page at ${w.page.url()} (screenshot ${shot}):\n${text.slice(0, 3000)}\nlast requests:\n${w.requests.slice(-15).join('\n')}`);
+    }
+    for (const g of gateways) console.error(`gateway ${g.base} stdout (tail):\n${g.stdout().slice(-4000)}\nstderr:\n${g.stderr().slice(-2000)}`);
+  }
+  gateways.splice(0);
   for (const w of pages.splice(0)) await w.context.close().catch(() => {});
   killGateways();
 });
@@ -41,6 +52,7 @@ async function gateway(env: Record<string, string> = {}): Promise<Gateway> {
     SIM_PROVISION_MS: '3000',
     ...env,
   });
+  gateways.push(g);
   await g.waitListening();
   return g;
 }

@@ -79,6 +79,8 @@ export interface ApiToken {
   createdAt: Iso8601;
   lastUsedAt: Iso8601 | null;
   expiresAt: Iso8601 | null;
+  /** In listings: the token this request was made with. */
+  current?: boolean;
 }
 export interface TokenListResponse {
   tokens: ApiToken[];

@@ -132,7 +132,10 @@ export function TokensPage() {
               <tbody>
                 {list.data.tokens.map((t) => (
                   <tr key={t.id}>
-                    <th scope="row">{t.name || <span className="muted">Unnamed</span>}</th>
+                    <th scope="row">
+                      {t.name || <span className="muted">Unnamed</span>}
+                      {t.current && <span className="badge badge-info badge-inline">This session</span>}
+                    </th>
                     <td className="mono small">{t.prefix}…</td>
                     <td>{when(t.createdAt)}</td>
                     <td>{t.lastUsedAt ? when(t.lastUsedAt) : <span className="muted">Never</span>}</td>
@@ -154,7 +157,11 @@ export function TokensPage() {
         open={revoking !== null}
         title="Revoke this token?"
         onClose={() => setRevoking(null)}
-        description={revoking ? `Anything using ${label(revoking)} gets 401 Unauthenticated from its next request. If you signed in to this console with it, you are signed out.` : undefined}
+        description={
+          revoking
+            ? `Anything using ${label(revoking)} gets 401 Unauthenticated from its next request.${revoking.current ? ' You signed in to this console with it: you will be signed out.' : ''}`
+            : undefined
+        }
       >
         <div className="actions actions-end">
           <button type="button" className="button button-secondary" data-autofocus onClick={() => setRevoking(null)}>
