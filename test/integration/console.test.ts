@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { api, killGateways, removeTempDirs, spawnGateway, tempDir, type Gateway } from '../e2e/server.js';
+import { api, killGateways, removeTempDirs, spawnGateway, tempDir, until, type Gateway } from '../e2e/server.js';
 import { accountSid, callSid, prepareTwilio, TWILIO_TOKEN, voiceParams } from '../helpers/carrier.js';
 import { ensureConsoleBuilt, expectAccessible, launchBrowser, pageCspViolations, screenshot, watchedPage, type Watched } from './browser.js';
 
@@ -372,6 +372,88 @@ describe('the console', () => {
     }
     await expectAccessible(page, 'tokens');
     await screenshot(page, 'tokens');
+    w.expectClean();
+    w.expectLoopbackOnly();
+  }, 120_000);
+
+  it('admin actions: switch teams, change a plan (the trial becomes permanent), suspend and reactivate, edit an assistant, page through calls', async () => {
+    const g = await gateway({ SIM_PROVISION_MS: '0' });
+    const trial = await apiTeam(g, 'trial-team', 'free');
+    const other = await apiTeam(g, 'other-team', 'pro');
+    const found = await api(g.base, trial.token, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', areaCode: '212', limit: 1 } });
+    const e164: string = found.body.numbers[0].phoneNumber;
+    const bought = await api(g.base, trial.token, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164 });
+    expect(bought.status, bought.text).toBe(201);
+    const numberId: string = bought.body.phoneNumber.id;
+    const a = await api(g.base, trial.token, 'POST', '/api/assistants', { name: 'Ana', mediaUrl: 'wss://agent.example.com/ana' });
+    await until(async () => (await api(g.base, trial.token, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active', 'the number to be active');
+    const assigned = await api(g.base, trial.token, 'PATCH', `/api/assistants/${a.body.assistant.id}/telephony/phone-numbers`, { accountSlug: trial.slug, phoneNumberIds: [numberId] });
+    expect(assigned.status, assigned.text).toBe(200);
+
+    const w = await open(g);
+    const { page } = w;
+    await signIn(page, g.base, ADMIN, '/numbers');
+    // The switcher picks a team; each page shows that team's data.
+    await page.getByLabel('Team', { exact: true }).selectOption(other.id);
+    await page.getByText('No phone numbers yet').waitFor();
+    await page.getByLabel('Team', { exact: true }).selectOption(trial.id);
+    const r = row(page, e164);
+    await r.getByText('Free trial').waitFor();
+
+    // Suspend and reactivate.
+    await r.getByRole('button', { name: /^Suspend/ }).click();
+    await r.getByText('suspended', { exact: true }).waitFor();
+    await r.getByText('Suspended by the admin: calls are rejected.').waitFor();
+    expect((await api(g.base, ADMIN, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status).toBe('suspended');
+    await screenshot(page, 'numbers-suspended');
+    await r.getByRole('button', { name: /^Reactivate/ }).click();
+    await r.getByText('active', { exact: true }).waitFor();
+
+    // Change the plan: leaving free makes the trial number permanent.
+    await nav(page, 'Teams');
+    await row(page, 'trial-team').getByRole('button', { name: /^Change plan/ }).click();
+    const planDialog = page.getByRole('dialog', { name: 'Change the plan of trial-team' });
+    await planDialog.getByText("Leaving the free plan makes the team's trial number permanent.").waitFor({ state: 'detached' });
+    await planDialog.getByLabel(/^Starter/).check();
+    await planDialog.getByText("Leaving the free plan makes the team's trial number permanent.").waitFor();
+    await expectAccessible(page, 'change plan');
+    await planDialog.getByRole('button', { name: 'Change plan' }).click();
+    await page.getByText('trial-team is on the starter plan now.').waitFor();
+    await row(page, 'trial-team').getByText('starter').waitFor();
+    await nav(page, 'Phone Numbers');
+    await row(page, e164).getByText('$1.15').waitFor();
+    expect((await api(g.base, ADMIN, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber).toMatchObject({ trial: false, expiresAt: null });
+
+    // Edit an assistant.
+    await nav(page, 'Assistants');
+    await page.getByRole('link', { name: 'Ana', exact: true }).click();
+    await heading(page, 'Ana');
+    await page.getByLabel('Name').fill('Ana Front Desk');
+    await page.getByLabel('Media URL').fill('wss://agent.example.com/front-desk');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await heading(page, 'Ana Front Desk');
+    expect((await api(g.base, ADMIN, 'GET', `/api/assistants/${a.body.assistant.id}`)).body.assistant).toMatchObject({ name: 'Ana Front Desk', mediaUrl: 'wss://agent.example.com/front-desk' });
+
+    // Calls come newest first, 25 a page.
+    for (let i = 0; i < 30; i++) {
+      const sid = callSid();
+      const req = prepareTwilio(g.base, '/carriers/twilio/voice', voiceParams({ CallSid: sid, To: e164, From: `+1202555${String(1000 + i)}` }));
+      const res = await fetch(g.base + req.path, { method: 'POST', headers: req.headers, body: req.body });
+      expect(res.status).toBe(200);
+    }
+    await nav(page, 'Calls');
+    const body = page.locator('tbody tr');
+    await page.getByRole('row').filter({ hasText: '+12025551029' }).waitFor();
+    expect(await body.count()).toBe(25);
+    expect(await body.first().innerText()).toContain('+12025551029'); // the last call made is first
+    await page.getByRole('button', { name: 'Older' }).click();
+    await page.getByText('Page 2', { exact: true }).waitFor();
+    expect(await body.count()).toBe(5);
+    expect(await body.last().innerText()).toContain('+12025551000');
+    expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await page.getByText('Page 1', { exact: true }).waitFor();
+    expect(await body.count()).toBe(25);
     w.expectClean();
     w.expectLoopbackOnly();
   }, 120_000);
