@@ -35,7 +35,6 @@ export function App() {
   }, []);
   useEffect(() => {
     if (boot.state === 'checking') void restore();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const signOut = useCallback((notice?: string) => {
@@ -45,9 +44,11 @@ export function App() {
   }, []);
 
   const session = boot.state === 'in' ? boot.session : null;
+  const token = session?.token ?? null;
+  // One client per token: reading the teams again must not make every page reload.
   const client = useMemo(
-    () => (session ? new ApiClient(session.token, () => signOut('The gateway no longer accepts your token (revoked or expired). Sign in again.')) : null),
-    [session, signOut],
+    () => (token ? new ApiClient(token, () => signOut('The gateway no longer accepts your token (revoked or expired). Sign in again.')) : null),
+    [token, signOut],
   );
 
   const setTeams = useCallback((teams: Team[]) => {

@@ -22,6 +22,15 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
+  // New deps (another team, another page): drop the old data during this render, so
+  // nothing ever shows one page's rows under another page's heading.
+  const [loadedFor, setLoadedFor] = useState(deps);
+  if (loadedFor.length !== deps.length || loadedFor.some((d, i) => !Object.is(d, deps[i]))) {
+    setLoadedFor(deps);
+    setData(undefined);
+    setError(null);
+    setLoading(true);
+  }
   const loadRef = useRef(load);
   loadRef.current = load;
   const pollRef = useRef(o.pollMs);
@@ -61,8 +70,6 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
 
   useEffect(() => {
     dataRef.current = undefined;
-    setData(undefined);
-    setError(null);
     void run();
     const onVisible = () => {
       if (document.visibilityState === 'visible' && pollRef.current) void run();
@@ -74,7 +81,6 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
       controller.current?.abort();
       document.removeEventListener('visibilitychange', onVisible);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
   return { data, error, loading, reload: run };

@@ -453,6 +453,7 @@ describe('the console', () => {
     expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: 'Newer' }).click();
     await page.getByText('Page 1', { exact: true }).waitFor();
+    await page.getByRole('row').filter({ hasText: '+12025551029' }).waitFor();
     expect(await body.count()).toBe(25);
     w.expectClean();
     w.expectLoopbackOnly();

@@ -42,10 +42,18 @@ export function NumbersPage() {
   const numbers = useResource((signal) => client.listNumbers({ teamId: team.id }, signal), [client, team.id], {
     pollMs: (d) => (d?.phoneNumbers.some((n) => n.status === 'purchasing') ? 2000 : 15000),
   });
-  const assistants = useResource(() => client.listAssistants(team.id), [client, team.id]);
-  const assistantName = (id: string | null) => (id ? (assistants.data?.assistants.find((a: Assistant) => a.id === id)?.name ?? 'Unknown assistant') : null);
-
   const all = numbers.data?.phoneNumbers ?? [];
+  // Names for the Assistant column; read again when a number points at an assistant not seen yet.
+  const assistants = useResource(() => client.listAssistants(team.id), [client, team.id]);
+  const unknown = all.some((n) => n.assistantId && assistants.data && !assistants.data.assistants.some((a) => a.id === n.assistantId));
+  useEffect(() => {
+    if (unknown) void assistants.reload();
+  }, [unknown, assistants.reload]);
+  const assistantName = (id: string | null) => {
+    if (!id) return null;
+    if (!assistants.data) return '…';
+    return assistants.data.assistants.find((a: Assistant) => a.id === id)?.name ?? 'Unknown assistant';
+  };
 
   // A status change (active, error, expired trial) changes what the plan counts: refresh the team's figures.
   const statuses = numbers.data ? all.map((n) => n.id + ':' + n.status).join(',') : null;
