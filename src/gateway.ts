@@ -136,7 +136,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
   const fdLimit = openFilesLimit();
-  const connections = new ConnectionLimiter(config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit), () => metrics.connectionsRefused.inc());
+  const connections = new ConnectionLimiter(config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit), config.headersTimeoutMs, () => metrics.connectionsRefused.inc());
   const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log, faults, connections, allowedNetworks: config.mediaAllowedNetworks, now: () => clock.now(), tokenTtlS: config.mediaTokenTtlS, ...o.media });
   const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder, faults }, { defaultMetrics: o.defaultMetrics ?? true });
   services.numbers.events = metrics;

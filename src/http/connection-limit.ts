@@ -16,19 +16,37 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 const COUNTED = Symbol('switchboard.counted');
-type Tracked = Duplex & { [COUNTED]?: string };
+const SPOKE = Symbol('switchboard.spoke');
+type Tracked = Duplex & { [COUNTED]?: string; [SPOKE]?: boolean };
 
 export class ConnectionLimiter {
   private readonly open = new Map<string, number>();
 
+  /**
+   * @param max concurrent connections per address (0 = no cap)
+   * @param silentMs how long a new connection may stay silent before it is
+   *   closed. Node's headersTimeout only covers connections that have begun a
+   *   request; a socket that never sends a byte would otherwise be held (and
+   *   hold its fd) until the keep-alive timeout, or forever.
+   */
   constructor(
     private readonly max: number,
+    private readonly silentMs: number,
     private readonly onRefuse: () => void = () => {},
   ) {}
 
   attach(server: Server): void {
-    if (this.max <= 0) return;
-    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('connection', (socket: Socket) => {
+      if (this.max > 0 && !this.admit(socket)) return;
+      const timer = setTimeout(() => {
+        if (!(socket as Tracked)[SPOKE]) socket.destroy();
+      }, this.silentMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    });
+    const spoke = (socket: Duplex) => ((socket as Tracked)[SPOKE] = true);
+    server.on('request', (req) => spoke(req.socket));
+    server.on('upgrade', (req) => spoke(req.socket));
   }
 
   /** Connections open from this address now (tests, metrics). */
@@ -36,18 +54,20 @@ export class ConnectionLimiter {
     return this.open.get(addr) ?? 0;
   }
 
-  private admit(socket: Socket): void {
+  /** Counts the socket against its address, or closes it when that address is at the cap. */
+  private admit(socket: Socket): boolean {
     const addr = socket.remoteAddress;
-    if (addr === undefined) return; // already gone
+    if (addr === undefined) return false; // already gone
     const n = this.open.get(addr) ?? 0;
     if (n >= this.max) {
       this.onRefuse();
       socket.destroy();
-      return;
+      return false;
     }
     this.open.set(addr, n + 1);
     (socket as Tracked)[COUNTED] = addr;
     socket.once('close', () => this.exempt(socket));
+    return true;
   }
 
   /** Stops counting a socket against its address (closed, or a verified media stream). */

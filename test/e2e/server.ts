@@ -103,6 +103,8 @@ export interface SpawnOptions {
   port?: number | 'env';
   /** Only the last n characters of stdout and stderr go into error messages (default: all of them). */
   outputTail?: number;
+  /** A command that runs node under it and execs it, e.g. ['prlimit', '--nofile=1024:1024', '--'] (same pid). */
+  wrapper?: string[];
 }
 
 export interface WaitOptions {
@@ -156,7 +158,8 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 export async function spawnGateway(env: Record<string, string>, o: SpawnOptions = {}): Promise<Gateway> {
   const port = o.port === 'env' ? 0 : (o.port ?? (await freePort()));
   const base = port ? `http://127.0.0.1:${port}` : '';
-  const child = spawn(process.execPath, [MAIN], {
+  const [cmd = process.execPath, ...args] = [...(o.wrapper ?? []), process.execPath, MAIN];
+  const child = spawn(cmd, args, {
     cwd: ROOT,
     env: cleanEnv(port ? { PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_PUBLIC_URL: base, ...env } : env),
     stdio: ['ignore', 'pipe', 'pipe'],
