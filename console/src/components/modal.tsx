@@ -58,8 +58,6 @@ export function Modal({ open, title, onClose, children, className, description }
     };
   }, []);
 
-  // Closing on unmount too, so focus is restored when a page goes away with a dialog open.
-  useEffect(() => () => ref.current?.close(), []);
 
   return (
     <dialog ref={ref} className={['modal', className].filter(Boolean).join(' ')} aria-labelledby={titleId} aria-describedby={description ? descId : undefined}>
