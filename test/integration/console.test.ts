@@ -459,7 +459,7 @@ describe('the console', () => {
     w.expectLoopbackOnly();
   }, 120_000);
 
-  it('two quick clicks on Buy buy one number, with one Idempotency-Key', async () => {
+  it('two quick clicks on Buy buy one number, and a retry after a lost answer buys nothing more: one Idempotency-Key per number', async () => {
     const g = await gateway({ SIM_PROVISION_MS: '200' });
     const team = await apiTeam(g, 'double', 'starter');
     const w = await open(g);
@@ -478,6 +478,28 @@ describe('the console', () => {
     expect(purchases.length).toBeGreaterThanOrEqual(1);
     expect(new Set(purchases).size).toBe(1);
     expect(purchases[0]).toMatch(/^console-[0-9a-f]{32}$/);
+
+    // The order reaches the gateway but the answer is lost: Retry sends the same key, and the gateway replays its answer.
+    const isPurchase = (u: URL) => u.pathname === '/api/phone-numbers/purchase';
+    let replayed: string | null = null;
+    page.on('response', (r) => {
+      if (isPurchase(new URL(r.url()))) replayed = r.headers()['idempotent-replayed'] ?? null;
+    });
+    await page.route(isPurchase, async (route) => {
+      await route.fetch(); // the real request, to the real gateway
+      await route.abort('connectionreset');
+    }, { times: 1 });
+    const next = await firstResult(dialog);
+    await row(dialog, next).getByRole('button', { name: 'Buy', exact: true }).click();
+    const lost = dialog.getByRole('alert').filter({ hasText: 'Network error.' });
+    await lost.waitFor();
+    await lost.getByRole('button', { name: 'Retry' }).click();
+    await dialog.getByRole('status').filter({ hasText: 'is yours' }).waitFor();
+    expect(replayed).toBe('true');
+    const after = await api(g.base, team.token, 'GET', '/api/phone-numbers');
+    expect(after.body.phoneNumbers.map((n: { phoneNumber: string }) => n.phoneNumber).sort()).toEqual([e164, next].sort());
+    expect(purchases.slice(-2)[0]).toBe(purchases.slice(-1)[0]);
+    expect(purchases.slice(-1)[0]).not.toBe(purchases[0]);
     w.expectClean();
     w.expectLoopbackOnly();
   }, 90_000);
