@@ -5,12 +5,14 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, newIdempotencyKey } from '../api/client';
-import { COUNTRIES, type AvailableNumber, type NumberType, type PhoneNumber, type Provider, type SearchFilters } from '../api/types';
+import { COUNTRIES, type AvailableNumber, type NumberType, type PhoneNumber, type Provider, type SearchFilterName, type SearchFilters } from '../api/types';
 import { Modal } from '../components/modal';
 import { EmptyState, ErrorNotice, InfoNotice, Spinner, SuccessNotice } from '../components/notices';
 import { useApp, useTeam } from '../context';
 import { countryName, humanNumber, money, place, providerLabel } from '../format';
 import { Link } from '../shell';
+
+const FILTERS = ['areaCode', 'state', 'city', 'prefix'] as const satisfies readonly SearchFilterName[];
 
 const TYPE_LABELS: Record<NumberType, string> = { local: 'Local Number (Geographic)', 'toll-free': 'Toll-Free' };
 
@@ -74,7 +76,9 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
   const provider = providers.state === 'ready' ? providers.providers.find((p) => p.name === providerName) : undefined;
   const countries = provider?.countries.length ? provider.countries : [...COUNTRIES];
   const types = provider ? [...new Set(provider.numberTypes.map(normType).filter((t): t is NumberType => t !== null))] : (['local', 'toll-free'] as NumberType[]);
-  const supports = (f: string) => !provider || provider.filters.length === 0 || provider.filters.includes(f);
+  // A provider that names none of the filters the console knows is taken to support them all.
+  const knownFilters = provider?.filters.filter((f) => (FILTERS as readonly string[]).includes(f)) ?? [];
+  const supports = (f: SearchFilterName) => knownFilters.length === 0 || knownFilters.includes(f);
   const local = numberType === 'local';
 
   useEffect(() => {
