@@ -41,7 +41,19 @@ const publicUrl = z
 const schema = z.object({
   PORT: intString(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  SWITCHBOARD_DB: z.string().min(1).default('data/switchboard.db'),
+  SWITCHBOARD_DB: z
+    .string()
+    .min(1)
+    .refine((v) => {
+      if (!/^postgres(ql)?:\/\//i.test(v)) return !/^[a-z][a-z0-9+.-]*:\/\//i.test(v); // a path, not some other URL
+      try {
+        return new URL(v).hostname.length > 0;
+      } catch {
+        return false;
+      }
+    }, 'must be a SQLite file path, ":memory:", or a postgres://user:password@host:port/database URL')
+    .default('data/switchboard.db'),
+  SWITCHBOARD_INVALIDATION_TIMEOUT_MS: intString(100, 60_000).default(2000),
   SWITCHBOARD_ADMIN_TOKEN: secret(16).optional(),
   SWITCHBOARD_PUBLIC_URL: publicUrl.optional(),
   SWITCHBOARD_SECRET: secret(32).optional(),
@@ -84,10 +96,25 @@ const schema = z.object({
 
 const SECRET_VARS = new Set(['SWITCHBOARD_ADMIN_TOKEN', 'SWITCHBOARD_SECRET', 'TWILIO_AUTH_TOKEN', 'SWITCHBOARD_WEBHOOK_SECRET']);
 
+/** Where the data lives: a SQLite file (or ':memory:'), or a PostgreSQL server. */
+export type DbTarget = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+
+/** The database target for logs and messages: a PostgreSQL password never appears. */
+export function describeDb(db: DbTarget): string {
+  if (db.kind === 'sqlite') return db.path;
+  try {
+    const u = new URL(db.url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
-  readonly dbPath: string;
+  readonly db: DbTarget;
   readonly adminToken: string | undefined;
   /** Undefined until the port is known: see resolvePublicUrl. */
   readonly publicUrl: string | undefined;
@@ -115,6 +142,8 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** How long after routing a media token may open its stream (once). */
   readonly mediaTokenTtlS: number;
+  /** PostgreSQL: how long a routing write waits for every instance to drop the old entry. */
+  readonly invalidationTimeoutMs: number;
   /** Where assistants may be: null = anywhere but link-local and cloud metadata. */
   readonly mediaAllowedNetworks: readonly Network[] | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -141,7 +170,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         const name = String(i.path[0]);
         // Secrets are never printed, not even a rejected one (it may be a real
         // token that is merely too short); the length is enough to act on.
-        const shown = SECRET_VARS.has(name) ? `<hidden, ${input[name]?.length ?? 0} characters>` : JSON.stringify(input[name] ?? '');
+        const raw = input[name] ?? '';
+        // A database URL is shown with its password masked.
+        const shown = SECRET_VARS.has(name)
+          ? `<hidden, ${raw.length} characters>`
+          : JSON.stringify(name === 'SWITCHBOARD_DB' ? raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@') : raw);
         return `${name}=${shown}: ${i.message}`;
       }),
     );
@@ -150,7 +183,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
-    dbPath: c.SWITCHBOARD_DB,
+    db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB) ? { kind: 'postgres', url: c.SWITCHBOARD_DB } : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget as DbTarget,
+    invalidationTimeoutMs: c.SWITCHBOARD_INVALIDATION_TIMEOUT_MS,
     adminToken: c.SWITCHBOARD_ADMIN_TOKEN,
     publicUrl: c.SWITCHBOARD_PUBLIC_URL,
     secret: c.SWITCHBOARD_SECRET,

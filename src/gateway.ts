@@ -1,38 +1,39 @@
 /**
- * Puts the gateway together: database, carrier provider, services, HTTP.
+ * Puts the gateway together: store, carrier provider, services, HTTP, media.
  * main.ts uses it with the real environment; tests use it with a temporary
- * database file and port 0. It never touches process (signals, env, exit).
+ * database and port 0. It never touches process (signals, env, exit).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { startCheckpointer, type Checkpointer } from '../db/checkpointer.js';
-import { closeDb, openDb, type Db } from '../db/client.js';
 import { GenericAdapter } from './carriers/generic/adapter.js';
 import type { NumberProvider } from './carriers/provider.js';
 import { loadInventoryIfEmpty } from './carriers/sim/inventory-loader.js';
 import { SimProvider } from './carriers/sim/sim-provider.js';
+import { TwilioAdapter } from './carriers/twilio/adapter.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
-import { TwilioAdapter } from './carriers/twilio/adapter.js';
+import { Faults } from './faults.js';
+import { defaultConnectionsPerAddress, openFilesLimit, type FdLimit } from './fd-limit.js';
 import { createCarrierHandler } from './http/carrier-handler.js';
+import { ConnectionLimiter } from './http/connection-limit.js';
+import { refuseTarget, splitTarget } from './http/request-target.js';
 import { createExpressApp } from './http/express-app.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { Lifecycle } from './lifecycle.js';
+import { createLogger } from './log.js';
 import { newMediaStats, type MediaStats } from './media/bridge.js';
 import { MediaServer } from './media/media-server.js';
 import { LiveCallRegistry } from './media/registry.js';
-import { createLogger } from './log.js';
-import { RateLimiter } from './http/rate-limit.js';
 import { Metrics } from './metrics.js';
 import { INVENTORY_DIR } from './paths.js';
 import { CallRecorder } from './routing/call-recorder.js';
 import { CallTokens } from './routing/call-token.js';
 import { InboundRouter } from './routing/inbound.js';
 import { createServices, type Services } from './services/index.js';
-import { Faults } from './faults.js';
-import { ConnectionLimiter } from './http/connection-limit.js';
-import { defaultConnectionsPerAddress, openFilesLimit, type FdLimit } from './fd-limit.js';
+import type { Store } from './services/ports.js';
+import { openStore } from './store/open.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -52,7 +53,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly config: Config;
-  readonly db: Db;
+  readonly store: Store;
   readonly services: Services;
   readonly lifecycle: Lifecycle;
   readonly server: http.Server;
@@ -64,21 +65,27 @@ export interface Gateway {
   readonly mediaStats: MediaStats;
   readonly metrics: Metrics;
   readonly faults: Faults;
+  /** This process's id among the instances on the database (leases, acknowledgements). */
+  readonly instanceId: string;
   /** The open-files limit in force (main logs it), and the per-address connection cap derived from it. */
   readonly fdLimit: FdLimit | null;
   readonly connectionsPerAddress: number;
+  /** The simulated carrier, when it is the provider (tests drive its clock). */
+  readonly sim: SimProvider | null;
   /**
    * Registers SWITCHBOARD_ADMIN_TOKEN, or generates an admin token if the
    * database has none. Called by main only once listening, so a start that
    * fails (port taken) never consumes the one-time token. Returns the token
    * generated now (to print once), or null.
    */
-  bootstrapAdmin(): string | null;
+  bootstrapAdmin(): Promise<string | null>;
   /** The public base URL (configured, or http://localhost:PORT once listening). */
   publicUrl(): string;
   /** Resumes provisioning, settles leftover purchases, starts the sweeper. */
   start(): Promise<void>;
   listen(): Promise<AddressInfo>;
+  /** One sweep now, if this process holds (or takes) the sweeper's lease (null when another process holds it). */
+  sweep(): Promise<Awaited<ReturnType<Services['sweeper']['sweep']>> | null>;
   /**
    * Stops taking new calls (webhooks and /readyz answer 503, new media sockets
    * are refused), lets live calls run until they end or `ms` passes, closes
@@ -88,29 +95,37 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function createGateway(o: GatewayOptions): Gateway {
+/** The sweeper's lease: held by one process at a time, renewed every sweep. */
+const SWEEPER_LEASE = 'sweeper';
+
+export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const config = o.config;
   const clock = o.clock ?? systemClock;
   const log = o.log ?? createLogger(config.logLevel);
   const faults = new Faults(log);
-  const db = openDb({ path: config.dbPath });
+  const instanceId = randomUUID();
+  const opened = await openStore(config.db, { now: () => clock.now(), instanceId, log, invalidationTimeoutMs: config.invalidationTimeoutMs });
+  const { store } = opened;
 
+  let sim: SimProvider | null = null;
   const provider =
     o.provider ??
-    (() => {
-      const inserted = loadInventoryIfEmpty(db, o.inventoryDir ?? INVENTORY_DIR);
+    (await (async () => {
+      const inserted = await loadInventoryIfEmpty(opened.sim, o.inventoryDir ?? INVENTORY_DIR);
       if (inserted) log.info({ numbers: inserted }, 'loaded the simulated carrier inventory');
-      return new SimProvider(db, {
+      sim = new SimProvider(opened.sim, {
         provisionMs: config.simProvisionMs,
         failureRate: config.simFailureRate,
         clock,
         onError: (err) => faults.report('provider', err),
         ...(o.random ? { random: o.random } : {}),
       });
-    })();
+      return sim;
+    })());
 
   const services = createServices({
-    db,
+    store,
+    routingStore: opened.routing,
     provider,
     clock,
     log,
@@ -120,26 +135,44 @@ export function createGateway(o: GatewayOptions): Gateway {
   });
   // A configured admin token works from the very first request; a generated
   // one is made by bootstrapAdmin() once the server is listening.
-  if (config.adminToken) services.auth.bootstrapAdmin(config.adminToken);
+  if (config.adminToken) await services.auth.bootstrapAdmin(config.adminToken);
   // The server secret keys the per-call media tokens. Stored once so every
   // process on this database (and every restart) signs the same way.
-  const serverSecret = config.secret ?? services.stores.meta.setIfAbsent('server_secret', randomBytes(32).toString('base64url'));
+  const serverSecret = config.secret ?? (await store.meta.setIfAbsent('server_secret', randomBytes(32).toString('base64url')));
   const tokens = new CallTokens(serverSecret);
 
   const lifecycle = new Lifecycle();
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
-  const recorder = new CallRecorder(db.$client, services.stores.calls);
-  const inbound = new InboundRouter(services.routing, recorder, services.stores.calls, lifecycle, clock);
+  const recorder = new CallRecorder(store.calls);
+  const inbound = new InboundRouter(services.routing, recorder, store.calls, lifecycle, clock);
   const twilio = new TwilioAdapter({ authToken: config.twilioAuthToken, publicUrl, tokens });
   const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
   const fdLimit = openFilesLimit();
-  const connections = new ConnectionLimiter(config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit), config.headersTimeoutMs, () => metrics.connectionsRefused.inc());
-  const media = new MediaServer({ lifecycle, tokens, registry: liveCalls, stats: mediaStats, calls: services.calls, log, faults, connections, allowedNetworks: config.mediaAllowedNetworks, now: () => clock.now(), tokenTtlS: config.mediaTokenTtlS, ...o.media });
-  const metrics = new Metrics({ routing: services.routing, liveCalls, media: mediaStats, recorder, faults }, { defaultMetrics: o.defaultMetrics ?? true });
-  services.numbers.events = metrics;
+  const connectionsPerAddress = config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit);
+  const connections = new ConnectionLimiter(connectionsPerAddress, config.headersTimeoutMs, () => metrics.connectionsRefused.inc());
+  const media = new MediaServer({
+    lifecycle,
+    tokens,
+    registry: liveCalls,
+    stats: mediaStats,
+    calls: services.calls,
+    log,
+    faults,
+    connections,
+    allowedNetworks: config.mediaAllowedNetworks,
+    now: () => clock.now(),
+    tokenTtlS: config.mediaTokenTtlS,
+    ...o.media,
+  });
+  const metrics = new Metrics(
+    { routing: services.routing, liveCalls, media: mediaStats, recorder, faults, feed: opened.routing.feed },
+    { defaultMetrics: o.defaultMetrics ?? true },
+  );
+  services.setNumberEvents(metrics);
+  services.routing.onPublished = (ms, acknowledged) => metrics.observeInvalidation(ms, acknowledged);
 
   // Failures only, per source address: failed API authentications and failed
   // carrier signatures each have their own budget.
@@ -160,8 +193,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     faults,
   });
 
-  const ping = db.$client.prepare('SELECT 1').pluck();
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => ping.get() === 1, twilio, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => store.ping(), twilio, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
   const server = http.createServer(
     {
@@ -177,6 +209,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       'http',
       (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (req.url !== undefined && req.url.startsWith('/carriers/')) carriers(req, res);
+        else if (splitTarget(req.url).path === null) refuseTarget(req, res, log);
         else app(req, res);
       },
       (_req, res) => {
@@ -190,27 +223,33 @@ export function createGateway(o: GatewayOptions): Gateway {
   connections.attach(server);
   media.attach(server);
 
-  let checkpointer: Checkpointer | null = null;
   let sweepTimer: NodeJS.Timeout | null = null;
   let sweeping = false;
 
+  /** One sweep, by whichever process holds the lease (renewed each time; it lapses if the holder dies). */
   const sweep = async () => {
-    if (sweeping) return;
+    if (sweeping) return null;
     sweeping = true;
     try {
-      await services.numbers.sweep();
-      services.routing.pruneChanges(60 * 60_000);
-      services.stores.idempotency.prune(clock.now() - 24 * 60 * 60_000);
+      // Held while this process keeps sweeping; a holder that died without
+      // releasing it (kill -9) is replaced once it lapses.
+      const leaseMs = Math.min(Math.max(config.sweepMs * 3, 5000), 30_000);
+      if (!(await store.tryLease(SWEEPER_LEASE, instanceId, leaseMs))) return null;
+      const r = await services.sweeper.sweep();
+      await services.routing.pruneChanges(60 * 60_000, Date.now());
+      await store.idempotency.prune(clock.now() - 24 * 60 * 60_000);
+      return r;
     } catch (err) {
       faults.report('sweep', err);
+      return null;
     } finally {
       sweeping = false;
     }
   };
 
-  return {
+  const gateway: Gateway = {
     config,
-    db,
+    store,
     services,
     lifecycle,
     server,
@@ -222,16 +261,22 @@ export function createGateway(o: GatewayOptions): Gateway {
     mediaStats,
     metrics,
     faults,
+    instanceId,
     fdLimit,
-    connectionsPerAddress: config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit),
-    bootstrapAdmin: () => (config.adminToken ? null : services.auth.bootstrapAdmin(undefined)),
+    connectionsPerAddress,
+    get sim() {
+      return sim;
+    },
+    bootstrapAdmin: () => (config.adminToken ? Promise.resolve(null) : services.auth.bootstrapAdmin(undefined)),
     publicUrl,
+    sweep,
     async start() {
-      if (config.dbPath !== ':memory:' && !config.dbPath.startsWith('file:')) checkpointer = startCheckpointer(config.dbPath);
+      await opened.routing.feed.start();
       await provider.start();
-      const r = await services.numbers.recover();
-      if (r.resumed || r.settled) log.info(r, 'purchases left from the last run');
-      await sweep(); // catches up on trial expiries missed while down
+      // Catches up on what happened while down: purchases left purchasing,
+      // trial expiries (run by whichever process holds the sweeper's lease).
+      const r = await sweep();
+      if (r && (r.resumed || r.settled)) log.info({ resumed: r.resumed, settled: r.settled }, 'purchases left from the last run');
       sweepTimer = setInterval(() => void sweep(), config.sweepMs);
       sweepTimer.unref();
     },
@@ -257,7 +302,7 @@ export function createGateway(o: GatewayOptions): Gateway {
       clearInterval(progress);
       const closedLive = liveCalls.closeAll(1001, 'gateway shutting down');
       if (closedLive) log.warn({ closedLive }, 'drain time over: closed live calls with 1001');
-      await this.close();
+      await gateway.close();
       return { closedLive };
     },
     async close() {
@@ -272,9 +317,13 @@ export function createGateway(o: GatewayOptions): Gateway {
           server.closeAllConnections();
         });
       }
-      recorder.flush();
-      await checkpointer?.stop();
-      closeDb(db);
+      await recorder.flush().catch((err: unknown) => log.error({ err }, 'flushing call records at shutdown'));
+      // Wait out the hooks the last bridges fired (their end reasons).
+      await new Promise((r) => setImmediate(r));
+      await store.releaseLease(SWEEPER_LEASE, instanceId).catch(() => {});
+      await opened.routing.feed.stop();
+      await store.close();
     },
   };
+  return gateway;
 }

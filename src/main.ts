@@ -2,8 +2,9 @@
  * The process: read the environment, start the gateway, handle signals.
  * The only file that touches process.
  */
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, describeDb, loadConfig, type Config } from './config.js';
 import { createGateway } from './gateway.js';
+import { StoreUnavailable } from './services/ports.js';
 import { flushSync } from './log.js';
 
 /** One line a person can act on, for the ways listening fails; null for anything else. */
@@ -34,7 +35,15 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const gw = createGateway({ config });
+  let gw;
+  try {
+    gw = await createGateway({ config });
+  } catch (err) {
+    if (!(err instanceof StoreUnavailable)) throw err;
+    // One line, no stack: the database named (password hidden) and why.
+    process.stderr.write(`switchboard: cannot open SWITCHBOARD_DB=${describeDb(config.db)}: ${err.message}\n`);
+    process.exit(1);
+  }
   const { log } = gw;
   if (gw.services.auth.revokedAdminTokens) {
     log.warn({ revoked: gw.services.auth.revokedAdminTokens }, 'SWITCHBOARD_ADMIN_TOKEN is set: other admin tokens were revoked');
@@ -62,11 +71,11 @@ async function main(): Promise<void> {
     await gw.close().catch(() => {});
     process.exit(1);
   }
-  log.info({ host: addr.address, port: addr.port, publicUrl: gw.publicUrl(), db: config.dbPath }, 'switchboard listening');
+  log.info({ host: addr.address, port: addr.port, publicUrl: gw.publicUrl(), db: describeDb(config.db), console: `${gw.publicUrl()}/` }, 'switchboard listening');
 
   // Only now: a start that failed before this point has not used up the
   // one-time admin token.
-  const generated = gw.bootstrapAdmin();
+  const generated = await gw.bootstrapAdmin();
   if (generated) {
     // api.md: "generated on first start, stored, and printed once in the log".
     log.warn(

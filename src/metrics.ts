@@ -10,7 +10,8 @@ import type { MediaStats } from './media/bridge.js';
 import type { LiveCallRegistry } from './media/registry.js';
 import type { CallRecorder } from './routing/call-recorder.js';
 import type { RoutingTable } from './routing/routing-table.js';
-import type { NumberEvents } from './services/numbers.js';
+import type { NumberEvents } from './services/numbers/events.js';
+import type { RoutingFeed } from './services/ports.js';
 import type { Faults } from './faults.js';
 
 export interface MetricSources {
@@ -19,6 +20,7 @@ export interface MetricSources {
   media: MediaStats;
   recorder: CallRecorder;
   faults: Faults;
+  feed: RoutingFeed;
 }
 
 /** Sets a counter to an absolute, monotonic value read from elsewhere. */
@@ -43,6 +45,7 @@ export class Metrics implements NumberEvents {
   private readonly trialExpiries: Counter;
   readonly rateLimited: Counter<'kind'>;
   readonly connectionsRefused: Counter;
+  private readonly invalidationSeconds: Histogram<'acknowledged'>;
 
   constructor(src: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -130,6 +133,29 @@ export class Metrics implements NumberEvents {
     });
     this.trialExpiries = new Counter({ name: 'switchboard_trial_expiries_total', help: 'Trial numbers released at expiry.', registers });
     this.rateLimited = new Counter({ name: 'switchboard_rate_limited_total', help: 'Requests refused with 429.', labelNames: ['kind'], registers });
+    this.invalidationSeconds = new Histogram({
+      name: 'switchboard_routing_invalidation_seconds',
+      help: 'How long a routing write waited for every other live instance to drop the old entry (PostgreSQL); acknowledged="false" when the bound passed first.',
+      labelNames: ['acknowledged'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers,
+    });
+    new Counter({
+      name: 'switchboard_routing_cache_fenced_total',
+      help: 'Lookups served from the database because this instance could not vouch for its cache (PostgreSQL connection lost).',
+      registers,
+      collect() {
+        mirror(this, src.routing.stats.fenced);
+      },
+    });
+    new Counter({
+      name: 'switchboard_routing_feed_changes_total',
+      help: "Numbers dropped from this instance's cache because another instance changed them.",
+      registers,
+      collect() {
+        mirror(this, src.feed.stats.externalChanges);
+      },
+    });
     this.connectionsRefused = new Counter({
       name: 'switchboard_connections_refused_total',
       help: 'Connections closed at once because their address already had SWITCHBOARD_MAX_CONNECTIONS_PER_IP open.',
@@ -172,5 +198,8 @@ export class Metrics implements NumberEvents {
   }
   trialExpired(): void {
     this.trialExpiries.inc();
+  }
+  observeInvalidation(ms: number, acknowledged: boolean): void {
+    this.invalidationSeconds.observe({ acknowledged: String(acknowledged) }, ms / 1000);
   }
 }

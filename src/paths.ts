@@ -14,5 +14,6 @@ function findRoot(start: string): string {
 }
 
 export const PROJECT_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'db', 'migrations');
+export const SQLITE_MIGRATIONS_DIR = join(PROJECT_ROOT, 'db', 'sqlite', 'migrations');
+export const PG_MIGRATIONS_DIR = join(PROJECT_ROOT, 'db', 'pg', 'migrations');
 export const INVENTORY_DIR = join(PROJECT_ROOT, 'fixtures', 'inventory');

@@ -19,7 +19,7 @@ describe('loadConfig defaults', () => {
   it('matches the table in the spec', () => {
     expect(c.port).toBe(8080);
     expect(c.host).toBe('0.0.0.0');
-    expect(c.dbPath).toBe('data/switchboard.db');
+    expect(c.db).toEqual({ kind: 'sqlite', path: 'data/switchboard.db' });
     expect(c.simProvisionMs).toBe(1500);
     expect(c.simFailureRate).toBe(0);
     expect(c.drainMs).toBe(30_000);
@@ -52,7 +52,7 @@ describe('loadConfig parses good values', () => {
     expect(c).toMatchObject({
       port: 0,
       host: '127.0.0.1',
-      dbPath: ':memory:',
+      db: { kind: 'sqlite', path: ':memory:' },
       simProvisionMs: 10,
       simFailureRate: 0.25,
       drainMs: 500,
@@ -140,7 +140,6 @@ describe('empty strings count as unset', () => {
   it.each([
     ['PORT', 'port', 8080],
     ['HOST', 'host', '0.0.0.0'],
-    ['SWITCHBOARD_DB', 'dbPath', 'data/switchboard.db'],
     ['SIM_PROVISION_MS', 'simProvisionMs', 1500],
     ['SIM_FAILURE_RATE', 'simFailureRate', 0],
     ['SWITCHBOARD_DRAIN_MS', 'drainMs', 30_000],

@@ -57,13 +57,15 @@ export interface AvailableNumber {
   currency: string;
 }
 
-export type CallStatus = 'routed' | 'rejected' | 'in-progress' | 'completed' | 'failed';
+export const CALL_STATUSES = ['routed', 'rejected', 'in-progress', 'completed', 'failed'] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
 
 export interface Call {
   id: string;
   teamId: string | null;
   direction: 'inbound' | 'outbound';
-  carrier: 'twilio' | 'generic';
+  /** The carrier that delivered the call (a registered carrier's name: twilio, generic, ...). */
+  carrier: string;
   carrierCallId: string | null;
   from: string;
   to: string;

@@ -9,7 +9,7 @@ import { COUNTRIES, isSupportedCountry } from '../domain/phone.js';
 import { PLAN_NAMES } from '../domain/plans.js';
 import type { NumberType, Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
-import { assistantJson, auditEventJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from '../views.js';
+import { assistantJson, auditEventJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from './views.js';
 import { body, id, mediaUrl, name, parse, wellFormed } from './validate.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
@@ -112,63 +112,66 @@ export function apiRouter(s: Services): Router {
   const r = Router();
 
   // ------------------------------------------------------------------ teams
-  r.post('/teams', (req, res) => {
+  r.post('/teams', async (req, res) => {
     const input = parse(teamCreate, body(req.body));
-    const { team, token } = s.teams.create(principal(res), input);
-    res.status(201).json({ team: teamJson(team), token });
+    const { team, token } = await s.teams.create(principal(res), input);
+    res.status(201).json({ team: teamJson(await s.teams.summary(team)), token });
   });
-  r.get('/teams', (_req, res) => {
-    res.json({ teams: s.teams.list(principal(res)).map((t) => teamJson(s.teams.view(t))) });
+  r.get('/teams', async (_req, res) => {
+    const teams = await s.teams.list(principal(res));
+    res.json({ teams: (await Promise.all(teams.map((t) => s.teams.summary(t)))).map(teamJson) });
   });
-  r.get('/teams/:teamId', (req, res) => {
-    res.json({ team: teamJson(s.teams.view(s.teams.get(principal(res), req.params.teamId))) });
+  r.get('/teams/:teamId', async (req, res) => {
+    res.json({ team: teamJson(await s.teams.summary(await s.teams.get(principal(res), req.params.teamId))) });
   });
-  r.patch('/teams/:teamId', (req, res) => {
+  r.patch('/teams/:teamId', async (req, res) => {
     const { plan } = parse(teamPatch, body(req.body));
-    res.json({ team: teamJson(s.teams.view(s.teams.setPlan(principal(res), req.params.teamId, plan))) });
+    res.json({ team: teamJson(await s.teams.summary(await s.teams.setPlan(principal(res), req.params.teamId, plan))) });
   });
-  r.post('/teams/:teamId/tokens', (req, res) => {
+  r.post('/teams/:teamId/tokens', async (req, res) => {
     const input = parse(tokenCreate, req.body === undefined ? {} : body(req.body));
-    const { token, row } = s.teams.issueToken(principal(res), req.params.teamId, { name: input.name, expiresInS: input.expiresIn });
+    const { token, row } = await s.tokens.issue(principal(res), req.params.teamId, { name: input.name, expiresInS: input.expiresIn });
     res.status(201).json({ token, ...tokenJson(row) });
   });
-  r.get('/teams/:teamId/tokens', (req, res) => {
+  r.get('/teams/:teamId/tokens', async (req, res) => {
     const current = res.locals.tokenId as string | undefined;
-    res.json({ tokens: s.teams.listTokens(principal(res), req.params.teamId).map((t) => ({ ...tokenJson(t), current: t.id === current })) });
+    const tokens = await s.tokens.list(principal(res), req.params.teamId);
+    res.json({ tokens: tokens.map((t) => ({ ...tokenJson(t), current: t.id === current })) });
   });
-  r.delete('/teams/:teamId/tokens/:tokenId', (req, res) => {
-    s.teams.revokeToken(principal(res), req.params.teamId, req.params.tokenId);
+  r.delete('/teams/:teamId/tokens/:tokenId', async (req, res) => {
+    await s.tokens.revoke(principal(res), req.params.teamId, req.params.tokenId);
     res.status(204).end();
   });
 
   // ------------------------------------------------------------- assistants
-  r.post('/assistants', (req, res) => {
+  r.post('/assistants', async (req, res) => {
     const p = principal(res);
     const input = parse(assistantCreate, body(req.body));
-    const a = s.assistants.create(p, { ...input, teamId: teamIdFor(p, input.teamId) });
-    res.status(201).json({ assistant: assistantJson(s.assistants.view(a)) });
+    const a = await s.assistants.create(p, { ...input, teamId: teamIdFor(p, input.teamId) });
+    res.status(201).json({ assistant: assistantJson(await s.assistants.withNumbers(a)) });
   });
-  r.get('/assistants', (req, res) => {
+  r.get('/assistants', async (req, res) => {
     const { teamId } = parse(z.object({ teamId: id.optional() }), req.query, 'query');
-    res.json({ assistants: s.assistants.list(principal(res), teamId).map((a) => assistantJson(s.assistants.view(a))) });
+    const list = await s.assistants.list(principal(res), teamId);
+    res.json({ assistants: (await Promise.all(list.map((a) => s.assistants.withNumbers(a)))).map(assistantJson) });
   });
-  r.get('/assistants/:assistantId', (req, res) => {
-    res.json({ assistant: assistantJson(s.assistants.view(s.assistants.get(principal(res), req.params.assistantId))) });
+  r.get('/assistants/:assistantId', async (req, res) => {
+    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(principal(res), req.params.assistantId))) });
   });
-  r.patch('/assistants/:assistantId', (req, res) => {
+  r.patch('/assistants/:assistantId', async (req, res) => {
     const patch = parse(assistantPatch, body(req.body));
-    const a = s.assistants.update(principal(res), req.params.assistantId, patch);
-    res.json({ assistant: assistantJson(s.assistants.view(a)) });
+    const a = await s.assistants.update(principal(res), req.params.assistantId, patch);
+    res.json({ assistant: assistantJson(await s.assistants.withNumbers(a)) });
   });
-  r.delete('/assistants/:assistantId', (req, res) => {
-    s.assistants.delete(principal(res), req.params.assistantId);
+  r.delete('/assistants/:assistantId', async (req, res) => {
+    await s.assistants.delete(principal(res), req.params.assistantId);
     res.status(204).end();
   });
-  r.patch('/assistants/:assistantId/telephony/phone-numbers', (req, res) => {
+  r.patch('/assistants/:assistantId/telephony/phone-numbers', async (req, res) => {
     const p = principal(res);
     const input = parse(assignBody, body(req.body));
-    s.numbers.assign(p, req.params.assistantId, input.accountSlug, input.phoneNumberIds);
-    res.json({ assistant: assistantJson(s.assistants.view(s.assistants.get(p, req.params.assistantId))) });
+    await s.assignment.assign(p, req.params.assistantId, input.accountSlug, input.phoneNumberIds);
+    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(p, req.params.assistantId))) });
   });
 
   // ---------------------------------------------------------- phone numbers
@@ -201,33 +204,33 @@ export function apiRouter(s: Services): Router {
   r.post('/phone-numbers/purchase', async (req, res) => {
     const p = principal(res);
     const input = parse(purchaseBody, body(req.body));
-    const result = await s.numbers.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId) }, idempotencyKey(req));
+    const result = await s.purchases.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId) }, idempotencyKey(req));
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
-    res.status(result.status).json(result.body);
+    res.status(201).json({ phoneNumber: phoneNumberJson(result.number) });
   });
-  const listNumbers = (req: Request, res: Response) => {
+  const listNumbers = async (req: Request, res: Response) => {
     const q = parse(numberQuery, req.query, 'query');
-    res.json({ phoneNumbers: s.numbers.list(principal(res), q).map(phoneNumberJson) });
+    res.json({ phoneNumbers: (await s.numbers.list(principal(res), q)).map(phoneNumberJson) });
   };
   r.get('/phone-numbers/purchase', listNumbers);
   r.get('/phone-numbers', listNumbers);
   r.all('/phone-numbers/purchase', onlyMethods('GET', 'POST'));
-  r.get('/phone-numbers/:id', (req, res) => {
-    res.json({ phoneNumber: phoneNumberJson(s.numbers.get(principal(res), req.params.id)) });
+  r.get('/phone-numbers/:id', async (req, res) => {
+    res.json({ phoneNumber: phoneNumberJson(await s.numbers.get(principal(res), req.params.id)) });
   });
-  r.patch('/phone-numbers/:id', (req, res) => {
+  r.patch('/phone-numbers/:id', async (req, res) => {
     const { status } = parse(numberPatch, body(req.body));
-    res.json({ phoneNumber: phoneNumberJson(s.numbers.setStatus(principal(res), req.params.id, status)) });
+    res.json({ phoneNumber: phoneNumberJson(await s.numbers.setStatus(principal(res), req.params.id, status)) });
   });
   r.delete('/phone-numbers/:id', async (req, res) => {
     res.json({ phoneNumber: phoneNumberJson(await s.numbers.release(principal(res), req.params.id)) });
   });
 
   // ------------------------------------------------------------------ audit
-  r.get('/audit-events', (req, res) => {
+  r.get('/audit-events', async (req, res) => {
     const p = principal(res);
     const q = parse(auditQuery, req.query, 'query');
-    const events = s.audit.list(p, { teamId: q.teamId, before: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit });
+    const events = await s.audit.list(p, { teamId: q.teamId, before: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit });
     const last = events.length === q.limit ? events[events.length - 1] : undefined;
     res.json({ events: events.map(auditEventJson), nextCursor: last ? encodeCursor(last) : null });
   });

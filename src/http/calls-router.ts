@@ -2,10 +2,10 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
-import { CALL_STATUSES } from '../../db/schema.js';
 import type { Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
-import { callJson } from '../views.js';
+import { callJson } from './views.js';
+import { CALL_STATUSES } from '../domain/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { body, id, parse } from './validate.js';
 
@@ -28,9 +28,9 @@ const callerIdBody = z.strictObject({
 export function callsRouter(s: Services, twilio: TwilioAdapter): Router {
   const r = Router();
 
-  r.get('/calls', (req, res) => {
+  r.get('/calls', async (req, res) => {
     const q = parse(listQuery, req.query, 'query');
-    const calls = s.calls.list(principal(res), {
+    const calls = await s.calls.list(principal(res), {
       teamId: q.teamId,
       assistantId: q.assistantId,
       phoneNumberId: q.phoneNumberId,
@@ -42,13 +42,13 @@ export function callsRouter(s: Services, twilio: TwilioAdapter): Router {
     res.json({ calls: calls.map(callJson), nextCursor: last ? encodeCursor(last) : null });
   });
 
-  r.get('/calls/:callId', (req, res) => {
-    res.json({ call: callJson(s.calls.get(principal(res), req.params.callId)) });
+  r.get('/calls/:callId', async (req, res) => {
+    res.json({ call: callJson(await s.calls.get(principal(res), req.params.callId)) });
   });
 
-  r.post('/outbound/caller-id', (req, res) => {
+  r.post('/outbound/caller-id', async (req, res) => {
     const input = parse(callerIdBody, body(req.body));
-    const { call, number } = s.calls.callerId(principal(res), input.assistantId, input.to);
+    const { call, number } = await s.callerId.pick(principal(res), input.assistantId, input.to, 'twilio');
     res.json({
       callId: call.id,
       callerId: number.e164,

@@ -133,7 +133,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             }
             if (action === 'status') {
               const u = adapter.parseStatus(raw);
-              const { call, changed } = d.calls.applyStatus(carrier, u);
+              const { call, changed } = await d.calls.applyStatus(carrier, u);
               Object.assign(fields, { callId: call.id, carrierStatus: u.status, changed });
               return send(
                 carrier === 'twilio'
@@ -143,7 +143,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             }
             // connect-action: Twilio asks what to do once the stream has ended.
             const sid = d.twilio.callSid(raw);
-            const call = d.calls.byCarrierId('twilio', sid);
+            const call = await d.calls.byCarrierId('twilio', sid);
             fields.callId = call?.id;
             const unreachable = call?.endReason === 'assistant_unreachable' || call?.reason === 'assistant_unreachable';
             return send({ status: 200, contentType: 'text/xml', body: unreachable ? APOLOGY_TWIML : HANGUP_TWIML });

@@ -17,7 +17,8 @@ import type { Duplex } from 'node:stream';
 
 const COUNTED = Symbol('switchboard.counted');
 const SPOKE = Symbol('switchboard.spoke');
-type Tracked = Duplex & { [COUNTED]?: string; [SPOKE]?: boolean };
+const IN_FLIGHT = Symbol('switchboard.inFlight');
+type Tracked = Duplex & { [COUNTED]?: string; [SPOKE]?: boolean; [IN_FLIGHT]?: number };
 
 export class ConnectionLimiter {
   private readonly open = new Map<string, number>();
@@ -45,8 +46,23 @@ export class ConnectionLimiter {
       socket.once('close', () => clearTimeout(timer));
     });
     const spoke = (socket: Duplex) => ((socket as Tracked)[SPOKE] = true);
-    server.on('request', (req) => spoke(req.socket));
+    server.on('request', (req, res) => {
+      const s = req.socket as Tracked;
+      s[SPOKE] = true;
+      // Requests answered on this socket are counted until their response is done.
+      s[IN_FLIGHT] = (s[IN_FLIGHT] ?? 0) + 1;
+      res.once('close', () => (s[IN_FLIGHT] = (s[IN_FLIGHT] ?? 1) - 1));
+    });
     server.on('upgrade', (req) => spoke(req.socket));
+  }
+
+  /**
+   * Whether earlier requests on this socket are still unanswered. An upgrade
+   * pipelined behind them cannot be served: Node hands the socket over with
+   * reading paused, and their responses would land inside the WebSocket.
+   */
+  busy(socket: Duplex): boolean {
+    return ((socket as Tracked)[IN_FLIGHT] ?? 0) > 0;
   }
 
   /** Connections open from this address now (tests, metrics). */

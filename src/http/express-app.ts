@@ -15,6 +15,7 @@ import { serveConsole } from './console.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { AuthFailure } from '../services/auth.js';
+import { StoreUnavailable } from '../services/ports.js';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -33,7 +34,7 @@ export interface ExpressDeps {
   lifecycle: Lifecycle;
   log: Logger;
   /** Answers whether the database is reachable (readiness). */
-  dbPing: () => boolean;
+  dbPing: () => Promise<boolean>;
   /** Renders the TwiML handed to outbound dialers. */
   twilio: TwilioAdapter;
   metrics: Metrics;
@@ -73,8 +74,8 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const db = safe(d.dbPing);
+  app.get('/readyz', async (_req, res) => {
+    const db = await d.dbPing().catch(() => false);
     const ready = db && d.lifecycle.accepting;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', database: db ? 'ok' : 'down', lifecycle: d.lifecycle.state });
   });
@@ -88,10 +89,10 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   // gets its 401 without its body being read or parsed (a bad body from a
   // stranger is not worth a parse, and it must spend the failure budget like
   // any other failed authentication, not dodge it with a 400 or 413).
-  app.use('/api', (req, res, next) => {
+  app.use('/api', async (req, res, next) => {
     const header = req.get('authorization');
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const auth = m ? d.services.auth.authenticate(m[1]!) : null;
+    const auth = m ? await d.services.auth.authenticate(m[1]!) : null;
     if (!auth || !auth.ok) {
       // Only failures spend from the address's budget, and a valid token is
       // never refused for its address: behind a shared proxy or NAT, one
@@ -172,14 +173,6 @@ function unauthenticatedMessage(sentBearer: boolean, failure: AuthFailure | null
   }
 }
 
-function safe(f: () => boolean): boolean {
-  try {
-    return f();
-  } catch {
-    return false;
-  }
-}
-
 /** The one error handler: every error leaves in the catalogue's shape. */
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -194,6 +187,8 @@ export function errorHandler(log: Logger) {
 /** Maps errors from express's body parser and friends onto the catalogue. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The database is down or unreachable: nothing the client did, and worth a retry (or a carrier's fallback URL).
+  if (err instanceof StoreUnavailable) return new AppError('UNAVAILABLE', 'The database is unavailable; try again shortly.', undefined, { 'Retry-After': '1' });
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
   switch (e?.type) {
     case 'entity.parse.failed':

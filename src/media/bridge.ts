@@ -25,9 +25,9 @@ export type BridgeProtocol = 'twilio' | 'generic';
 export type Frame = readonly [data: Buffer, isBinary: boolean];
 
 export interface BridgeCallHooks {
-  markAnswered(callId: string): void;
+  markAnswered(callId: string): Promise<void>;
   /** `detail` is the call record's reason when the call failed (e.g. why the assistant was unreachable). */
-  markEnded(callId: string, reason: string, detail?: string): void;
+  markEnded(callId: string, reason: string, detail?: string): Promise<void>;
 }
 
 export interface MediaStats {
@@ -164,7 +164,7 @@ export class CallBridge implements LiveCall {
   private readonly onAssistantOpen = (): void => {
     if (this.state !== 'connecting') return;
     this.state = 'bridged';
-    this.o.hooks.markAnswered(this.callId);
+    this.o.hooks.markAnswered(this.callId).catch((err: unknown) => this.o.faults.report('media', err, { callId: this.callId }));
     this.o.log.info({ queued: this.queue.length }, 'assistant connected; bridging');
     const q = this.queue;
     this.queue = [];
@@ -236,14 +236,23 @@ export class CallBridge implements LiveCall {
     this.state = 'closed';
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.queue = [];
-    try {
-      this.o.hooks.markEnded(this.callId, reason, detail);
-    } catch (err) {
+    const recorded = this.o.hooks.markEnded(this.callId, reason, detail).catch((err: unknown) => {
       this.o.log.error({ err }, 'could not record the end of the call');
-    }
+    });
     this.o.registry.remove(this);
-    closeSocket(this.carrier, code, reason);
     if (this.assistant) closeSocket(this.assistant, code, reason);
+    if (reason === 'assistant_unreachable') {
+      // Close the carrier's socket only once the reason is recorded: Twilio
+      // requests the <Connect action> right after the close, and that answer
+      // (the apology) depends on it. Bounded, so a stuck database cannot hold the call.
+      const timer = setTimeout(() => closeSocket(this.carrier, code, reason), 2000);
+      void recorded.finally(() => {
+        clearTimeout(timer);
+        closeSocket(this.carrier, code, reason);
+      });
+    } else {
+      closeSocket(this.carrier, code, reason);
+    }
     this.o.log.info({ reason }, 'bridge ended');
   }
 }

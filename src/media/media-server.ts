@@ -26,9 +26,9 @@ export interface MediaServerDeps {
   registry: LiveCallRegistry;
   stats: MediaStats;
   calls: BridgeCallHooks & {
-    forMedia(callId: string): Call | undefined;
-    bindCarrierCallId(callId: string, carrierCallId: string): void;
-    claimMedia(callId: string): boolean;
+    forMedia(callId: string): Promise<Call | undefined>;
+    bindCarrierCallId(callId: string, carrierCallId: string): Promise<void>;
+    claimMedia(callId: string): Promise<boolean>;
   };
   /** Milliseconds since the epoch (the gateway's clock). */
   now: () => number;
@@ -37,7 +37,7 @@ export interface MediaServerDeps {
   log: Logger;
   faults: Faults;
   /** Told when a stream's token checks out, so it stops counting against its address. */
-  connections: { exempt(socket: Duplex): void };
+  connections: { exempt(socket: Duplex): void; busy(socket: Duplex): boolean };
   /** SWITCHBOARD_MEDIA_ALLOWED_NETWORKS, see address-policy.ts. */
   allowedNetworks: readonly Network[] | null;
   connectTimeoutMs?: number;
@@ -74,6 +74,12 @@ export class MediaServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    // An upgrade pipelined behind requests still being answered: no way to
+    // answer it in order (RFC 9112 9.3.2 lets us close instead).
+    if (this.d.connections.busy(socket)) {
+      socket.destroy();
+      return;
+    }
     // Split by hand: `new URL` throws on targets such as `//` or `//:99999/x`,
     // and an exception here used to end the process.
     const target = splitTarget(req.url);
@@ -83,10 +89,14 @@ export class MediaServer {
     if (!this.d.lifecycle.accepting) return refuse(socket, 503, 'UNAVAILABLE', 'The gateway is draining; no new calls.');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => ws.terminate());
-      const start = this.d.faults.guard('media', () => {
-        if (generic) this.onGeneric(ws, socket, generic[1]!, queryParam(target.query, 'token'));
-        else this.onTwilio(ws, socket);
-      }, () => ws.close(1011, 'internal error'));
+      const start = this.d.faults.guard(
+        'media',
+        () => {
+          if (generic) this.onGeneric(ws, socket, generic[1]!, queryParam(target.query, 'token'));
+          else this.onTwilio(ws, socket);
+        },
+        () => ws.close(1011, 'internal error'),
+      );
       start();
     });
   }
@@ -110,7 +120,7 @@ export class MediaServer {
       const p = msg.start?.customParameters ?? {};
       ws.removeAllListeners('message');
       clearTimeout(timer);
-      this.bridge(ws, socket, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
+      this.startBridge(ws, socket, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
     };
     const stop = (why: string) => {
       ws.removeAllListeners('message');
@@ -122,11 +132,29 @@ export class MediaServer {
   }
 
   private onGeneric(ws: WebSocket, socket: Duplex, callId: string, token: string | null): void {
-    this.bridge(ws, socket, 'generic', callId, token, []);
+    // Frames that arrive while the call is looked up are kept, in order.
+    const pending: Frame[] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => pending.push([data, isBinary]));
+    this.startBridge(ws, socket, 'generic', callId, token, pending);
   }
 
-  private bridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
-    const call = typeof callId === 'string' && callId.length <= 64 ? this.d.calls.forMedia(callId) : undefined;
+  /** Looks the call up and bridges it; a failure closes this socket (1011), never the process. */
+  private startBridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
+    // Frames arriving during the lookup queue behind the ones already received.
+    const queued: Frame[] = initial;
+    const onFrame = (data: Buffer, isBinary: boolean) => queued.push([data, isBinary]);
+    ws.removeAllListeners('message');
+    ws.on('message', onFrame);
+    this.bridge(ws, socket, protocol, callId, token, queued, callSid)
+      .catch((err: unknown) => {
+        this.d.faults.report('media', err);
+        ws.close(1011, 'internal error');
+      })
+      .finally(() => ws.off('message', onFrame));
+  }
+
+  private async bridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): Promise<void> {
+    const call = typeof callId === 'string' && callId.length <= 64 ? await this.d.calls.forMedia(callId) : undefined;
     if (!call || !call.assistantId || !call.mediaUrl || !this.d.tokens.verify(call.id, call.assistantId, token)) {
       this.d.log.warn({ protocol, callId: typeof callId === 'string' ? callId.slice(0, 64) : undefined }, 'media stream refused: bad or missing token');
       return ws.close(POLICY, 'invalid call token');
@@ -147,16 +175,19 @@ export class MediaServer {
       return ws.close(POLICY, 'call token expired');
     }
     // One stream per call, ever, across every process on the database.
-    if (call.endedAt !== null || this.d.registry.has(call.id) || !this.d.calls.claimMedia(call.id)) {
+    if (call.endedAt !== null || this.d.registry.has(call.id) || !(await this.d.calls.claimMedia(call.id))) {
       this.d.log.warn({ callId: call.id }, 'media stream refused: call already bridged or ended');
       return ws.close(POLICY, 'call token already used, or call ended');
     }
     // An outbound call learns its CallSid here (the dialer placed it with our
     // TwiML), so its status callbacks and <Connect action> find the record.
     if (call.carrierCallId === null && typeof callSid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(callSid)) {
-      this.d.calls.bindCarrierCallId(call.id, callSid);
+      await this.d.calls.bindCarrierCallId(call.id, callSid);
     }
+    if (ws.readyState !== ws.OPEN) return; // the carrier hung up while we looked
     this.d.connections.exempt(socket);
+    // From here the bridge listens; the frames queued so far go first.
+    ws.removeAllListeners('message');
     const log = this.d.log.child({ callId: call.id, assistantId: call.assistantId, protocol });
     new CallBridge({
       callId: call.id,
@@ -164,6 +195,7 @@ export class MediaServer {
       mediaUrl: call.mediaUrl,
       protocol,
       carrier: ws,
+      // The same array the lookup queued into: frames up to now, in order.
       initialFrames: initial,
       hooks: this.d.calls,
       registry: this.d.registry,

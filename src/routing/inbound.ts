@@ -11,7 +11,7 @@ import { normalizePhone } from '../domain/phone.js';
 import { decide, type Decision, type RejectReason } from '../domain/routing.js';
 import type { Call } from '../domain/types.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { CallStore } from '../store/calls.js';
+import type { CallRepo } from '../services/ports.js';
 import type { CallRecorder } from './call-recorder.js';
 import type { RoutingTable } from './routing-table.js';
 
@@ -36,7 +36,7 @@ export class InboundRouter {
   constructor(
     private readonly routing: RoutingTable,
     private readonly recorder: CallRecorder,
-    private readonly calls: CallStore,
+    private readonly calls: Pick<CallRepo, 'getByCarrierId'>,
     private readonly lifecycle: Lifecycle,
     private readonly clock: Clock,
   ) {}
@@ -55,7 +55,10 @@ export class InboundRouter {
   private async routeNew(carrier: CarrierName, c: InboundCall): Promise<RoutedCall> {
     const now = this.clock.now();
     const e164 = E164.test(c.to) ? c.to : normalizePhone(c.to, c.toCountry);
-    const decision = decide(e164 ? this.routing.lookup(e164) : null, now);
+    // A cached entry costs no await; a miss reads the database.
+    let entry = e164 ? this.routing.peek(e164) : null;
+    if (entry === undefined) entry = await this.routing.lookup(e164!);
+    const decision = decide(entry, now);
     const call = newCall({
       id: timeOrderedId(now),
       teamId: decision.kind === 'unavailable' ? null : decision.teamId,
@@ -74,7 +77,7 @@ export class InboundRouter {
     if (await this.recorder.record(call)) return { answer: { decision, callId: call.id, issuedAt: call.createdAt }, retry: false };
     // Recorded before (a retry that reached another process, or came after a
     // restart): answer exactly as the first time.
-    const existing = this.calls.getByCarrierId(carrier, c.carrierCallId)!;
+    const existing = (await this.calls.getByCarrierId(carrier, c.carrierCallId))!;
     return { answer: { decision: decisionOf(existing), callId: existing.id, issuedAt: existing.createdAt }, retry: true };
   }
 }

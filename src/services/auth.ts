@@ -4,10 +4,10 @@
  * characters (no prefix comparison to time).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Principal } from '../domain/types.js';
-import { LRUCache } from 'lru-cache';
-import type { TokenRow, TokenStore } from '../store/teams.js';
+import type { Repos, Store, TokenRow } from './ports.js';
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -35,24 +35,24 @@ export class AuthService {
   private readonly lastUsedWritten = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(
-    private readonly tokens: TokenStore,
+    private readonly store: Store,
     private readonly clock: Clock,
   ) {}
 
   /** The principal behind a token, with the token's hash (callers key rate limits by it). */
-  authenticate(token: string): AuthResult {
+  async authenticate(token: string): Promise<AuthResult> {
     if (token.length < 16 || token.length > 256) return { ok: false, failure: { kind: 'unknown' } };
     const tokenHash = hashToken(token);
-    const row = this.tokens.findByHash(tokenHash);
-    if (!row) return { ok: false, failure: { kind: 'unknown' } };
-    const now = this.clock.now();
     // Read from the database on every request, so a revocation made by any
     // process on this database holds from the very next request.
+    const row = await this.store.tokens.findByHash(tokenHash);
+    if (!row) return { ok: false, failure: { kind: 'unknown' } };
+    const now = this.clock.now();
     if (row.revokedAt !== null) return { ok: false, failure: { kind: 'revoked', at: row.revokedAt } };
     if (row.expiresAt !== null && row.expiresAt <= now) return { ok: false, failure: { kind: 'expired', at: row.expiresAt } };
     if (now - (this.lastUsedWritten.get(row.id) ?? 0) >= LAST_USED_EVERY_MS) {
       this.lastUsedWritten.set(row.id, now);
-      this.tokens.touch(row.id, now);
+      await this.store.tokens.touch(row.id, now);
     }
     return {
       ok: true,
@@ -62,8 +62,12 @@ export class AuthService {
     };
   }
 
-  /** Stores a token's hash and returns the token (never stored) with its row. */
-  issue(teamId: string | null, o: { name?: string | null; expiresAt?: number | null; token?: string } = {}): { token: string; row: TokenRow } {
+  /** Stores a token's hash (in `tx` when given) and returns the token, never stored, with its row. */
+  async issue(
+    teamId: string | null,
+    o: { name?: string | null; expiresAt?: number | null; token?: string } = {},
+    tx: Repos = this.store,
+  ): Promise<{ token: string; row: TokenRow }> {
     const token = o.token ?? newToken(teamId === null ? 'admin' : 'team');
     const row: TokenRow = {
       id: randomUUID(),
@@ -75,32 +79,33 @@ export class AuthService {
       expiresAt: o.expiresAt ?? null,
       revokedAt: null,
     };
-    this.tokens.insert({ ...row, tokenHash: hashToken(token) });
+    await tx.tokens.insert({ ...row, tokenHash: hashToken(token) });
     return { token, row };
   }
 
   /**
    * Makes sure an admin token exists. A configured one is registered (if new);
-   * otherwise one is generated on first start and returned so main can print
-   * it once. Returns null when nothing new was generated.
+   * otherwise one is generated when the database has none, and returned so
+   * main can print it once. Returns null when nothing new was generated.
    */
-  bootstrapAdmin(configured: string | undefined): string | null {
-    // Check and insert under the write lock: several processes may start on
-    // one new database at once, and only one of them may register the token
-    // (a second insert of the same hash would fail the unique index) or
-    // generate one.
-    return this.tokens.transaction(() => {
+  bootstrapAdmin(configured: string | undefined): Promise<string | null> {
+    // Check and insert in one exclusive transaction: several processes may
+    // start on one new database at once, and only one of them may register
+    // the token (a second insert of the same hash would fail the unique
+    // index) or generate one.
+    return this.store.transaction(async (tx) => {
+      await tx.teams.lock('admin-bootstrap');
       if (configured) {
         // The configured token is the admin token: any other (an earlier
         // generated or configured one) stops working, so changing the
         // variable rotates it.
         const hash = hashToken(configured);
-        this.revokedAdminTokens = this.tokens.revokeAdminExcept(hash);
-        if (!this.tokens.findByHash(hash)) this.issue(null, { token: configured, name: 'SWITCHBOARD_ADMIN_TOKEN' });
+        this.revokedAdminTokens = await tx.tokens.revokeAdminExcept(hash);
+        if (!(await tx.tokens.findByHash(hash))) await this.issue(null, { token: configured, name: 'SWITCHBOARD_ADMIN_TOKEN' }, tx);
         return null;
       }
-      if (this.tokens.hasAdmin()) return null;
-      return this.issue(null, { name: 'generated' }).token;
+      if (await tx.tokens.hasAdmin()) return null;
+      return (await this.issue(null, { name: 'generated' }, tx)).token;
     });
   }
 }

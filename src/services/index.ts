@@ -1,26 +1,31 @@
-/** Builds the domain services over a database. Nothing here knows about HTTP. */
+/**
+ * Builds the use cases over the storage ports. Nothing here knows about HTTP,
+ * WebSockets or a database driver. The RoutingStore goes to the RoutingTable
+ * alone: services change routing only through routing.mutate().
+ */
 import type { Logger } from 'pino';
-import type { Db } from '../../db/client.js';
 import type { NumberProvider } from '../carriers/provider.js';
 import type { Clock } from '../clock.js';
 import type { Faults } from '../faults.js';
 import { RoutingTable } from '../routing/routing-table.js';
-import { AssistantStore } from '../store/assistants.js';
-import { AuditStore } from '../store/audit.js';
-import { CallStore } from '../store/calls.js';
-import { IdempotencyStore } from '../store/idempotency.js';
-import { MetaStore } from '../store/meta.js';
-import { NumberStore } from '../store/numbers.js';
-import { TeamStore, TokenStore } from '../store/teams.js';
+import { AssignmentService } from './assignment.js';
 import { AssistantService } from './assistants.js';
 import { AuditService } from './audit.js';
 import { AuthService } from './auth.js';
+import { CallerIdService } from './caller-id.js';
 import { CallService } from './calls.js';
-import { NumberService } from './numbers.js';
+import type { NumberEvents } from './numbers/events.js';
+import { NumberService } from './numbers/lifecycle.js';
+import { ProvisioningService } from './numbers/provisioning.js';
+import { PurchaseService } from './numbers/purchase.js';
+import { Sweeper } from './numbers/sweeper.js';
+import type { RoutingStore, Store } from './ports.js';
 import { TeamService } from './teams.js';
+import { TokenService } from './tokens.js';
 
 export interface ServiceOptions {
-  db: Db;
+  store: Store;
+  routingStore: RoutingStore;
   provider: NumberProvider;
   clock: Clock;
   log: Logger;
@@ -30,37 +35,42 @@ export interface ServiceOptions {
 }
 
 export function createServices(o: ServiceOptions) {
-  const stores = {
-    teams: new TeamStore(o.db),
-    tokens: new TokenStore(o.db),
-    assistants: new AssistantStore(o.db),
-    numbers: new NumberStore(o.db),
-    calls: new CallStore(o.db),
-    idempotency: new IdempotencyStore(o.db),
-    audit: new AuditStore(o.db),
-    meta: new MetaStore(o.db),
-  };
-  const routing = new RoutingTable(o.db, { size: o.routingCacheSize }, () => o.clock.now());
-  const auth = new AuthService(stores.tokens, o.clock);
-  const teams = new TeamService(stores.teams, stores.numbers, stores.audit, auth, stores.tokens, routing, o.clock);
-  const assistants = new AssistantService(stores.assistants, stores.numbers, teams, stores.audit, routing, o.clock);
-  const numbers = new NumberService(
-    stores.numbers,
-    stores.teams,
-    teams,
-    assistants,
-    stores.idempotency,
-    stores.audit,
+  const log = o.log.child({ component: 'numbers' });
+  const routing = new RoutingTable(o.routingStore, { size: o.routingCacheSize });
+  const auth = new AuthService(o.store, o.clock);
+  const teams = new TeamService(o.store, auth, routing, o.clock);
+  const tokens = new TokenService(o.store, auth, teams, o.clock);
+  const assistants = new AssistantService(o.store, teams, routing, o.clock);
+  const assignment = new AssignmentService(teams, routing, o.clock);
+  const provisioning = new ProvisioningService(o.store, routing, o.provider, o.clock, log, o.provisionTimeoutMs);
+  const purchases = new PurchaseService(o.store, teams, routing, o.provider, provisioning, o.clock);
+  const numbers = new NumberService(o.store, teams, routing, o.provider, o.clock, log);
+  const sweeper = new Sweeper(o.store, routing, o.provider, provisioning, o.clock, log);
+  const audit = new AuditService(o.store, teams);
+  const calls = new CallService(o.store, teams, o.clock);
+  const callerId = new CallerIdService(o.store, assistants, o.clock);
+  o.provider.onOrderUpdate((u) => o.faults.run('provider', () => provisioning.applyOrderUpdate(u)));
+  return {
     routing,
-    o.provider,
-    o.clock,
-    o.log.child({ component: 'numbers' }),
-    o.provisionTimeoutMs,
-  );
-  const audit = new AuditService(stores.audit, teams);
-  const calls = new CallService(stores.calls, stores.numbers, assistants, teams, o.clock);
-  o.provider.onOrderUpdate((u) => o.faults.run('provider', () => numbers.applyOrderUpdate(u)));
-  return { stores, routing, auth, teams, assistants, numbers, audit, calls, provider: o.provider, clock: o.clock };
+    auth,
+    teams,
+    tokens,
+    assistants,
+    assignment,
+    purchases,
+    provisioning,
+    numbers,
+    sweeper,
+    audit,
+    calls,
+    callerId,
+    /** Points every part of the number lifecycle at one listener (the metrics). */
+    setNumberEvents(events: NumberEvents): void {
+      purchases.events = events;
+      provisioning.events = events;
+      sweeper.events = events;
+    },
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;

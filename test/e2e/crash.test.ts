@@ -346,7 +346,7 @@ async function round(seed: number, index: number): Promise<RoundReport> {
       }
       if (committed) {
         expect(r.status, r.text).toBe(201);
-        expect(r.body.phoneNumber.id, `retry of committed key ${k.key}`).toBe(JSON.parse(committed).phoneNumber.id);
+        expect(r.body.phoneNumber.id, `retry of committed key ${k.key}`).toBe((JSON.parse(committed) as { id: string }).id);
       }
       retried++;
     }

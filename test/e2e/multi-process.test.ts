@@ -121,7 +121,7 @@ describe('two gateway processes on one database file', () => {
         expect(db.prepare('SELECT count(*) FROM api_tokens WHERE team_id IS NULL').pluck().get()).toBe(1);
         expect(db.prepare("SELECT count(*) FROM meta WHERE key = 'server_secret'").pluck().get()).toBe(1);
         expect(db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()).toBe(
-          readdirSync(join(ROOT, 'db', 'migrations')).filter((f) => f.endsWith('.sql')).length,
+          readdirSync(join(ROOT, 'db', 'sqlite', 'migrations')).filter((f) => f.endsWith('.sql')).length,
         );
       } finally {
         db.close();

@@ -33,8 +33,10 @@ gatewayHooks({ always: true });
 async function firstStart(dbPath: string) {
   const s = await spawnServer({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: dbPath });
   const base = await listening(s);
-  const tokenLine = s.lines.find((l) => typeof l.adminToken === 'string');
-  expect(tokenLine, s.stdout()).toBeDefined();
+  // Generated only once listening (a start that fails must not use it up): the line after.
+  const tokenLine = await s.waitForLog((l) => typeof l.adminToken === 'string', { what: 'the admin token line' });
+  const listenedAt = s.lines.findIndex((l) => l.msg === 'switchboard listening');
+  expect(s.lines.indexOf(tokenLine)).toBeGreaterThan(listenedAt);
   const adminToken = tokenLine!.adminToken as string;
   expect(adminToken.length).toBeGreaterThanOrEqual(16);
   return { s, base, adminToken };

@@ -189,13 +189,13 @@ export function assertWellFormed(xml: string): void {
   if (roots !== 1) throw new Error(`${roots} root elements`);
 }
 
-/** Rows in the calls table, straight from SQLite. */
-export const countCalls = (t: TestGateway, where = '1 = 1', ...args: unknown[]): number =>
-  t.gw.db.$client.prepare(`SELECT count(*) FROM calls WHERE ${where}`).pluck().get(...args) as number;
+/** Rows in the calls table, straight from the database. */
+export const countCalls = async (t: TestGateway, where = '1 = 1', ...args: unknown[]): Promise<number> =>
+  Number(await t.sql.value(`SELECT count(*) FROM calls WHERE ${where}`, ...args));
 
-/** A call record by carrier call id, straight from SQLite. */
+/** A call record by carrier call id, straight from the database (column names as stored). */
 export const callRow = (t: TestGateway, carrierCallId: string) =>
-  t.gw.db.$client.prepare('SELECT * FROM calls WHERE carrier_call_id = ?').get(carrierCallId) as Record<string, any> | undefined;
+  t.sql.get<Record<string, any>>('SELECT * FROM calls WHERE carrier_call_id = ?', carrierCallId);
 
 type TeamRef = { id: string; slug: string; auth: Record<string, string> };
 

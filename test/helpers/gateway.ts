@@ -1,7 +1,8 @@
 /**
- * Test harness: a real gateway on a real SQLite file (real migrations) in a
- * temporary folder. Tests drive it through supertest (no port) or, with
- * listen(), over real sockets on port 0.
+ * Test harness: a real gateway on a real database with the real migrations: a
+ * SQLite file in a temporary folder, or (integration tier) a fresh PostgreSQL
+ * database. Tests drive it through supertest (no port) or, with listen(),
+ * over real sockets on port 0. `sql` is the test's own connection to it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +14,17 @@ import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
+import { newTestDb, testSql, type TestDb, type TestSql } from './db.js';
 
 export const ADMIN_TOKEN = 'sb_admin_test_0123456789abcdef';
 
 export interface TestGateway {
   gw: Gateway;
+  /** SWITCHBOARD_DB: the SQLite file, or the PostgreSQL URL (restart tests reopen it). */
   dbPath: string;
   dir: string;
+  /** The test's own connection to the gateway's database. */
+  sql: TestSql;
   clock: Clock;
   /** Every log line written, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -34,7 +39,7 @@ export function tempDir(prefix = 'switchboard-test-'): string {
 
 export interface StartOptions extends Partial<Omit<GatewayOptions, 'config'>> {
   env?: Record<string, string>;
-  /** Reuse a database file (restart tests). */
+  /** Reuse a database (restart tests): a file path or a PostgreSQL URL from an earlier TestGateway. */
   dbPath?: string;
   /** Do not call start() (tests that drive recovery by hand). */
   noStart?: boolean;
@@ -42,9 +47,17 @@ export interface StartOptions extends Partial<Omit<GatewayOptions, 'config'>> {
   keepDir?: boolean;
 }
 
+/** Databases made for gateways, by target: removed with the last gateway that does not keep it. */
+const made = new Map<string, TestDb>();
+
 export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
-  const dir = o.dbPath ? join(o.dbPath, '..') : tempDir();
-  const dbPath = o.dbPath ?? join(dir, 'switchboard.db');
+  let dbPath = o.dbPath;
+  if (!dbPath) {
+    const db = await newTestDb();
+    made.set(db.target, db);
+    dbPath = db.target;
+  }
+  const dir = /^postgres/.test(dbPath) ? tempDir() : join(dbPath, '..');
   const config: Config = loadConfig({
     SWITCHBOARD_DB: dbPath,
     SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -70,19 +83,29 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
   });
   const clock = o.clock ?? new ManualClock(Date.now());
   const { env: _env, dbPath: _db, noStart, keepDir, ...rest } = o;
-  const gw = createGateway({ config, clock, log: createLogger('info', sink), ...rest });
+  const gw = await createGateway({ config, clock, log: createLogger('info', sink), ...rest });
   if (!noStart) await gw.start();
+  const sql = testSql(dbPath);
   return {
     gw,
     dbPath,
     dir,
+    sql,
     clock,
     logs,
     api: request(gw.server),
     admin: { Authorization: `Bearer ${ADMIN_TOKEN}` },
     async close() {
       await gw.close();
-      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+      await sql.close();
+      if (!keepDir) {
+        rmSync(dir, { recursive: true, force: true });
+        const db = made.get(dbPath);
+        if (db) {
+          made.delete(dbPath);
+          await db.remove();
+        }
+      }
     },
   };
 }

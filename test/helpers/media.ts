@@ -104,12 +104,22 @@ export async function carrierSocket(url: string): Promise<{ ws: WebSocket; recei
  * A routed call pinned to an assistant and its media URL, as the inbound
  * webhook leaves it in the database; returns the call's media token.
  */
-export function routedCall(t: TestGateway, id: string, assistantId: string, mediaUrl: string): string {
-  t.gw.db.$client
-    .prepare(
-      `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
-       VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
-    )
-    .run(id, `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`, assistantId, mediaUrl, t.clock.now());
+export async function routedCall(t: TestGateway, id: string, assistantId: string, mediaUrl: string): Promise<string> {
+  await t.sql.run(
+    `INSERT INTO calls (id, team_id, direction, carrier, carrier_call_id, from_number, to_number, assistant_id, media_url, status, created_at)
+     VALUES (?, NULL, 'inbound', 'twilio', ?, '+15550001', '+15550002', ?, ?, 'routed', ?)`,
+    id,
+    `CA${Buffer.from(id).toString('hex').padEnd(32, '0').slice(0, 32)}`,
+    assistantId,
+    mediaUrl,
+    t.clock.now(),
+  );
   return t.gw.tokens.sign(id, assistantId, t.clock.now());
+}
+
+/** A call record as the store reads it (domain field names). */
+export async function callRecord(t: TestGateway, id: string) {
+  const c = await t.gw.store.calls.get(id);
+  if (!c) throw new Error(`no call ${id}`);
+  return c;
 }

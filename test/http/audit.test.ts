@@ -102,7 +102,7 @@ beforeAll(async () => {
 
   // expiry of the free plan's trial number (system, at the sweep)
   clock.advance(TRIAL_MS + 1000);
-  expect((await t.gw.services.numbers.sweep()).expired).toBe(1);
+  expect((await t.gw.services.sweeper.sweep()).expired).toBe(1);
   expected.push(['number.expire', 'system', n1]);
 
   // plan change (admin)

@@ -28,7 +28,7 @@ async function call(to: string): Promise<{ id: string; sid: string }> {
   clock.advance(1000);
   const tw = parseTwiml(res.text);
   if (tw.callId) return { id: tw.callId, sid };
-  const row = t.gw.db.$client.prepare('SELECT id FROM calls WHERE carrier_call_id = ?').get(sid) as { id: string };
+  const row = (await t.sql.get('SELECT id FROM calls WHERE carrier_call_id = ?', sid)) as { id: string };
   return { id: row.id, sid };
 }
 

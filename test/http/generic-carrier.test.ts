@@ -89,7 +89,7 @@ describe('reject', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ action: 'reject', reason: 'no_route' });
     expect(res.body.mediaUrl).toBeUndefined();
-    const row = t.gw.db.$client.prepare('SELECT status, reason FROM calls WHERE carrier_call_id = ?').get(carrierCallId);
+    const row = (await t.sql.get('SELECT status, reason FROM calls WHERE carrier_call_id = ?', carrierCallId));
     expect(row).toEqual({ status: 'rejected', reason: 'no_route' });
   });
 
@@ -98,7 +98,7 @@ describe('reject', () => {
     const res = await genericInbound(t, { callId: carrierCallId, to: '+14155559998' });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ action: 'reject', reason: 'no_route' });
-    const row = t.gw.db.$client.prepare('SELECT from_number FROM calls WHERE carrier_call_id = ?').get(carrierCallId);
+    const row = (await t.sql.get('SELECT from_number FROM calls WHERE carrier_call_id = ?', carrierCallId));
     expect(row).toEqual({ from_number: '' });
   });
 
@@ -123,11 +123,11 @@ describe('signature', () => {
     ['301 s in the future', 301],
     ['an hour in the past', -3600],
   ])('a timestamp %s → 403, no call record', async (_n, offset) => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const raw = body();
     const ts = nowS() + offset;
     expectError(await post(raw, `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it.each([-299, 299])('a timestamp %i s off is still inside the window → 200', async (offset) => {
@@ -151,7 +151,7 @@ describe('signature', () => {
   });
 
   it('wrong secret → 403; missing header → 403; garbage header → 403', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const raw = body();
     const ts = nowS();
     expectError(await post(raw, `t=${ts},v2=${hmac('another-secret', ts, raw)}`), 403, 'INVALID_SIGNATURE');
@@ -161,17 +161,17 @@ describe('signature', () => {
     expectError(await post(raw, `t=${ts}`), 403, 'INVALID_SIGNATURE');
     // Signed with another t than the one in the header.
     expectError(await post(raw, `t=${ts - 1},v2=${hmac(GENERIC_SECRET, ts, raw)}`), 403, 'INVALID_SIGNATURE');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('tampered body → 403 (even a whitespace change)', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const raw = body();
     const ts = nowS();
     const sig = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, raw)}`;
     expectError(await post(raw.replace(num.e164, '+14155559999'), sig), 403, 'INVALID_SIGNATURE');
     expectError(await post(raw.replace(',', ', '), sig), 403, 'INVALID_SIGNATURE');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('several v2 values (secret rotation): accepted when one of them is right', async () => {
@@ -240,7 +240,7 @@ describe('bad requests', () => {
   });
 
   it('missing `to` → 400 naming `to`; no record', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const res = await genericInbound(t, { callId: cid(), from: '+12025550143' });
     expectError(res, 400, 'INVALID_REQUEST');
     expect(res.body.error.message).toMatch(/\bto\b/);
@@ -249,7 +249,7 @@ describe('bad requests', () => {
     expect(r2.body.error.message).toContain('callId');
     const r3 = await genericInbound(t, [1, 2]);
     expect(r3.status).toBe(400);
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('wrong content type → 415', async () => {
@@ -263,7 +263,7 @@ describe('bad requests', () => {
       const res = await genericInbound(g, { callId: cid(), from: '+12025550143', to: '+14155550100' });
       expectError(res, 503, 'UNAVAILABLE');
       expect(res.body.error.message).toContain('SWITCHBOARD_WEBHOOK_SECRET');
-      expect(countCalls(g)).toBe(0);
+      expect(await countCalls(g)).toBe(0);
     } finally {
       await g.close();
     }
@@ -280,6 +280,6 @@ describe('retries', () => {
     expect(second.body).toEqual(first.body);
     const par = await Promise.all(Array.from({ length: 8 }, () => genericInbound(t, payload)));
     for (const r of par) expect(r.body).toEqual(first.body);
-    expect(countCalls(t, "carrier = 'generic' AND carrier_call_id = ?", carrierCallId)).toBe(1);
+    expect(await countCalls(t, "carrier = 'generic' AND carrier_call_id = ?", carrierCallId)).toBe(1);
   });
 });

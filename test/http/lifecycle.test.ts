@@ -150,16 +150,16 @@ describe('trial expiry', () => {
       const asst = await assistantWith(t, team, [id]);
 
       clock.advance(4 * DAY);
-      expect(await t.gw.services.numbers.sweep()).toMatchObject({ expired: 0 });
+      expect(await t.gw.services.sweeper.sweep()).toMatchObject({ expired: 0 });
       expect(await getNumber(t, team, id)).toMatchObject({ status: 'active', assistantId: asst });
       expect(await offered(t, e164!)).toBe(false);
 
       clock.advance(DAY - 1);
-      expect(await t.gw.services.numbers.sweep()).toMatchObject({ expired: 0 });
+      expect(await t.gw.services.sweeper.sweep()).toMatchObject({ expired: 0 });
       expect(await getNumber(t, team, id)).toMatchObject({ status: 'active' });
 
       clock.advance(1); // exactly purchase time + 5 days
-      expect(await t.gw.services.numbers.sweep()).toMatchObject({ expired: 1 });
+      expect(await t.gw.services.sweeper.sweep()).toMatchObject({ expired: 1 });
       expect(await getNumber(t, team, id)).toMatchObject({ status: 'released', assistantId: null });
       expect(await phoneNumberIdsOf(t, team, asst)).toEqual([]);
       expect(await offered(t, e164!)).toBe(true);

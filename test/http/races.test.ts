@@ -14,7 +14,7 @@ beforeAll(async () => {
   // A real carrier answers over the network: give the simulated one a few
   // milliseconds of latency so that racing requests really overlap inside
   // the purchase, not only in the HTTP layer.
-  const sim = t.gw.services.provider as SimProvider;
+  const sim = t.gw.sim!;
   const quote = sim.quote.bind(sim);
   const placeOrder = sim.placeOrder.bind(sim);
   sim.quote = async (e164) => {
@@ -48,7 +48,7 @@ async function call(method: string, path: string, auth: Record<string, string>, 
   return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
-const sql = <T>(query: string, ...params: unknown[]): T[] => t.gw.db.$client.prepare(query).all(...params) as T[];
+const sql = <T>(query: string, ...params: unknown[]): Promise<T[]> => t.sql.all<T>(query, ...params);
 
 function countBy<T>(xs: T[], key: (x: T) => string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -72,7 +72,7 @@ describe('purchase races', () => {
     const bought = replies.filter((r) => r.status === 201).map((r) => r.body.phoneNumber.phoneNumber as string);
     const team1 = await call('GET', `/api/teams/${team.id}`, team.auth);
     expect(team1.body.team.numbersHeld).toBe(5);
-    const held = sql<{ e164: string }>(`SELECT e164 FROM phone_numbers WHERE team_id = ? AND status IN ('purchasing','active','suspended')`, team.id);
+    const held = await sql<{ e164: string }>(`SELECT e164 FROM phone_numbers WHERE team_id = ? AND status IN ('purchasing','active','suspended')`, team.id);
     expect(held.map((r) => r.e164).sort()).toEqual([...bought].sort());
     // The seven refused numbers were never taken from the pool.
     const refused = nums.filter((n) => !bought.includes(n));
@@ -108,7 +108,7 @@ describe('purchase races', () => {
     });
 
     // The database agrees: one holder per number, the one that was told 201.
-    const rows = sql<{ e164: string; team_id: string; n: number }>(
+    const rows = await sql<{ e164: string; team_id: string; n: number }>(
       `SELECT e164, team_id, count(*) OVER (PARTITION BY e164) AS n FROM phone_numbers WHERE e164 IN (${nums.map(() => '?').join(',')})`,
       ...nums,
     );
@@ -149,10 +149,10 @@ describe('purchase races', () => {
       boughtIds.push(...ids);
     });
 
-    const rows = sql<{ id: string }>('SELECT id FROM phone_numbers WHERE team_id = ?', team.id);
+    const rows = await sql<{ id: string }>('SELECT id FROM phone_numbers WHERE team_id = ?', team.id);
     expect(rows.map((r) => r.id).sort()).toEqual(boughtIds.sort());
     for (const e164 of nums) {
-      const orders = sql<{ n: number }>('SELECT count(*) AS n FROM sim_orders WHERE e164 = ?', e164);
+      const orders = await sql<{ n: number }>('SELECT count(*) AS n FROM sim_orders WHERE e164 = ?', e164);
       expect(orders[0]!.n).toBe(1);
     }
     const tm = await call('GET', `/api/teams/${team.id}`, team.auth);
@@ -184,7 +184,7 @@ describe('assignment races', () => {
       expect(r1.status, JSON.stringify(r1.body)).toBe(200);
       expect(r2.status, JSON.stringify(r2.body)).toBe(200);
 
-      const row = sql<{ assistant_id: string | null }>('SELECT assistant_id FROM phone_numbers WHERE id = ?', id);
+      const row = await sql<{ assistant_id: string | null }>('SELECT assistant_id FROM phone_numbers WHERE id = ?', id);
       expect(row).toHaveLength(1);
       const owner = row[0]!.assistant_id;
       expect([a1, a2]).toContain(owner);
@@ -210,7 +210,7 @@ describe('assignment races', () => {
       const a2First = [[n1, n2].sort(), [n3].sort()];
       expect([a1First, a2First]).toContainEqual(final);
       // The database says the same as the API.
-      const rows = sql<{ id: string; assistant_id: string | null }>('SELECT id, assistant_id FROM phone_numbers WHERE team_id = ?', team.id);
+      const rows = await sql<{ id: string; assistant_id: string | null }>('SELECT id, assistant_id FROM phone_numbers WHERE team_id = ?', team.id);
       const byOwner = (a: string) => rows.filter((r) => r.assistant_id === a).map((r) => r.id).sort();
       expect([byOwner(a1), byOwner(a2)]).toEqual(final);
       // Clean up so the next round starts from unassigned numbers.

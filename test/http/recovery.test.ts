@@ -2,6 +2,7 @@
 // the 60 s provisioning deadline, and what start() does with purchases left
 // over from the last run. Restarts reopen the same SQLite file with the same
 // ManualClock, the way a real restart reopens the same database.
+import { ORDER_GRACE_MS } from '../../src/services/numbers/provisioning.js';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimProvider } from '../../src/carriers/sim/sim-provider.js';
@@ -32,7 +33,7 @@ async function stop(g: TestGateway): Promise<void> {
   await g.close();
 }
 
-const sim = (t: TestGateway) => t.gw.services.provider as SimProvider;
+const sim = (t: TestGateway) => t.gw.sim!;
 
 async function buy(t: TestGateway, team: Team, e164: string): Promise<string> {
   const res = await t.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id });
@@ -50,19 +51,19 @@ describe('the 60 s provisioning deadline', () => {
     const id = await buy(t, team, e164!);
 
     clock.advance(59 * SEC);
-    expect(await t.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await t.gw.services.sweeper.sweep()).toMatchObject({ timedOut: 0 });
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'purchasing' });
     expect(await offered(t, e164!)).toBe(false);
 
     clock.advance(2 * SEC);
-    expect(await t.gw.services.numbers.sweep()).toMatchObject({ timedOut: 1 });
+    expect(await t.gw.services.sweeper.sweep()).toMatchObject({ timedOut: 1 });
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'error', failureReason: 'provisioning_timeout', activatedAt: null });
     expect(await offered(t, e164!)).toBe(true);
     expect(await numbersHeld(t, team)).toBe(0);
 
     // The carrier's late order does not resurrect it.
     clock.advance(600 * SEC);
-    sim(t).processDue();
+    await sim(t).processDue();
     await new Promise((r) => setTimeout(r, 20));
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'error' });
     expect(await offered(t, e164!)).toBe(true);
@@ -90,7 +91,7 @@ describe('purchases left from the last run', () => {
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'error', failureReason: 'provisioning_timeout', activatedAt: null });
     // The carrier's timer for the old order fires right after start; it must not change anything.
     await new Promise((r) => setTimeout(r, 30));
-    sim(second).processDue();
+    await sim(second).processDue();
     await new Promise((r) => setTimeout(r, 20));
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'error' });
     expect(await offered(second, e164!)).toBe(true);
@@ -115,13 +116,13 @@ describe('purchases left from the last run', () => {
 
     // Not due yet: nothing happens.
     clock.advance(10 * SEC);
-    expect(sim(second).processDue()).toBe(0);
-    expect(await second.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await sim(second).processDue()).toBe(0);
+    expect(await second.gw.services.sweeper.sweep()).toMatchObject({ timedOut: 0 });
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'purchasing' });
 
     // Past readyAt (30 s), before the deadline (60 s).
     clock.advance(15 * SEC);
-    expect(sim(second).processDue()).toBe(1);
+    expect(await sim(second).processDue()).toBe(1);
     const active = await eventually(async () => {
       const n = await getNumber(second, team, id);
       return n.status === 'active' ? n : null;
@@ -129,7 +130,7 @@ describe('purchases left from the last run', () => {
     expect(active.activatedAt).toBe(new Date(clock.now()).toISOString());
     // The deadline passing later changes nothing for an active number.
     clock.advance(120 * SEC);
-    expect(await second.gw.services.numbers.sweep()).toMatchObject({ timedOut: 0 });
+    expect(await second.gw.services.sweeper.sweep()).toMatchObject({ timedOut: 0 });
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'active' });
     expect(await offered(second, e164!)).toBe(false);
   });
@@ -147,8 +148,8 @@ describe('purchases left from the last run', () => {
       headers: { ...team.auth, 'Content-Type': 'application/json' },
       body: JSON.stringify({ phoneNumber: e164, teamId: team.id }),
     }).catch(() => null);
-    const found = await eventually(() =>
-      first.gw.db.$client.prepare('SELECT id, status, order_id FROM phone_numbers WHERE e164 = ?').get(e164) as
+    const found = await eventually(async () =>
+      (await first.sql.get('SELECT id, status, order_id FROM phone_numbers WHERE e164 = ?', e164)) as
         | { id: string; status: string; order_id: string | null }
         | undefined,
     );
@@ -157,6 +158,12 @@ describe('purchases left from the last run', () => {
     await stop(first);
     await pending;
 
+    // Within the grace a carrier request may take, another instance could be
+    // placing this very order: it is left alone. Past it, it is settled.
+    const early = await start({ clock, dbPath: first.dbPath });
+    expect(await getNumber(early, team, row.id)).toMatchObject({ status: 'purchasing' });
+    await stop(early);
+    clock.advance(ORDER_GRACE_MS + 1);
     const second = await start({ clock, dbPath: first.dbPath });
     expect(await getNumber(second, team, row.id)).toMatchObject({ status: 'error', failureReason: 'order_not_placed' });
     expect(await offered(second, e164!)).toBe(true);
@@ -174,10 +181,10 @@ describe('purchases left from the last run', () => {
     const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '215' });
     const id = await buy(first, team, e164!);
     // The order was placed, but the process died before storing its id.
-    first.gw.db.$client.prepare('UPDATE phone_numbers SET order_id = NULL WHERE id = ?').run(id);
+    (await first.sql.run('UPDATE phone_numbers SET order_id = NULL WHERE id = ?', id));
     await stop(first);
 
-    clock.advance(1 * SEC);
+    clock.advance(ORDER_GRACE_MS + 1 * SEC);
     const second = await start({ clock, env, dbPath: first.dbPath });
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'error', failureReason: 'order_not_placed' });
     expect(await numbersHeld(second, team)).toBe(0);
@@ -186,9 +193,9 @@ describe('purchases left from the last run', () => {
     // so the number is back in the pool without waiting for the carrier.
     await eventually(() => offered(second, e164!));
     clock.advance(20 * SEC);
-    expect(sim(second).processDue()).toBe(0);
+    expect(await sim(second).processDue()).toBe(0);
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'error' });
-    const held = second.gw.db.$client.prepare(`SELECT count(*) AS n FROM phone_numbers WHERE e164 = ? AND status IN ('purchasing','active','suspended')`).get(e164) as { n: number };
+    const held = (await second.sql.get(`SELECT count(*) AS n FROM phone_numbers WHERE e164 = ? AND status IN ('purchasing','active','suspended')`, e164)) as { n: number };
     expect(held.n).toBe(0);
   });
 });

@@ -47,7 +47,7 @@ async function newTwilioCall(to = e164): Promise<{ sid: string; callId: string }
   const sid = callSid();
   const res = await twilioVoice(t, voiceParams({ CallSid: sid, To: to }));
   expect(res.status, res.text).toBe(200);
-  const row = t.gw.db.$client.prepare('SELECT id FROM calls WHERE carrier_call_id = ?').get(sid) as { id: string };
+  const row = (await t.sql.get('SELECT id FROM calls WHERE carrier_call_id = ?', sid)) as { id: string };
   return { sid, callId: row.id };
 }
 
@@ -130,9 +130,9 @@ describe('twilio status callbacks', () => {
   });
 
   it('unknown CallSid → 404; nothing created', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     expectError(await status(callSid(), 'completed', { CallDuration: '1' }), 404, 'NOT_FOUND');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('unsigned or wrongly signed → 403 and the record is untouched', async () => {
@@ -233,7 +233,7 @@ describe('connect-action', () => {
   it('answers <Say>…</Say><Hangup/> when the assistant could not be reached', async () => {
     const { sid, callId } = await newTwilioCall();
     // The media bridge sets this; it is built later.
-    t.gw.db.$client.prepare("UPDATE calls SET reason = 'assistant_unreachable', status = 'failed' WHERE id = ?").run(callId);
+    (await t.sql.run("UPDATE calls SET reason = 'assistant_unreachable', status = 'failed' WHERE id = ?", callId));
     const res = await twilioConnectAction(t, { CallSid: sid, CallStatus: 'in-progress' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/xml/);

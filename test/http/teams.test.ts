@@ -252,7 +252,7 @@ describe('POST /api/teams/:teamId/tokens', () => {
   it('tokens are stored hashed: no api_tokens row contains a plaintext token', async () => {
     const a = await createTeam(t, 'tokens-hashed');
     const second = (await t.api.post(`/api/teams/${a.id}/tokens`).set(a.auth).expect(201)).body.token as string;
-    const rows = t.gw.db.$client.prepare('SELECT * FROM api_tokens').all() as Array<Record<string, unknown>>;
+    const rows = (await t.sql.all('SELECT * FROM api_tokens')) as Array<Record<string, unknown>>;
     const mine = rows.filter((r) => r.team_id === a.id);
     expect(mine).toHaveLength(2);
     const dump = JSON.stringify(rows);
@@ -260,8 +260,8 @@ describe('POST /api/teams/:teamId/tokens', () => {
     expect(dump).not.toContain(second);
     expect(dump).not.toContain(t.admin.Authorization.slice('Bearer '.length));
     // Nor does anything else in the database file carry them.
-    for (const { name } of t.gw.db.$client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sim_%'").all() as Array<{ name: string }>) {
-      const all = JSON.stringify(t.gw.db.$client.prepare(`SELECT * FROM "${name}"`).all());
+    for (const { name } of (await t.sql.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sim_%'")) as Array<{ name: string }>) {
+      const all = JSON.stringify((await t.sql.all(`SELECT * FROM "${name}"`)));
       expect(all, name).not.toContain(a.token);
       expect(all, name).not.toContain(second);
     }

@@ -152,7 +152,7 @@ describe('reject', () => {
     expect(res.text).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\s*<Response><Reject reason="rejected"\/><\/Response>$/);
     expect(parseTwiml(res.text).reject).toBe('rejected');
     expect(res.text).not.toContain('<Stream');
-    const row = callRow(gw, sid);
+    const row = await callRow(gw, sid);
     expect(row, 'a rejected call is recorded too').toBeDefined();
     expect(row!.status).toBe('rejected');
     expect(row!.reason).toBe(reason);
@@ -278,38 +278,38 @@ describe('X-Twilio-Signature', () => {
   const calls = () => countCalls(t);
 
   it('unsigned → 403 INVALID_SIGNATURE and no call record', async () => {
-    const before = calls();
+    const before = await calls();
     const sid = callSid();
     const res = await twilioVoice(t, voiceParams({ CallSid: sid, To: routed.e164 }), { authToken: null });
     expectError(res, 403, 'INVALID_SIGNATURE');
-    expect(calls()).toBe(before);
-    expect(callRow(t, sid)).toBeUndefined();
+    expect(await calls()).toBe(before);
+    expect(await callRow(t, sid)).toBeUndefined();
   });
 
   it('signed with another auth token → 403', async () => {
-    const before = calls();
+    const before = await calls();
     const res = await twilioVoice(t, voiceParams({ To: routed.e164 }), { authToken: 'not-the-token' });
     expectError(res, 403, 'INVALID_SIGNATURE');
-    expect(calls()).toBe(before);
+    expect(await calls()).toBe(before);
   });
 
   it('a tampered parameter → 403', async () => {
-    const before = calls();
+    const before = await calls();
     const p = voiceParams({ To: routed.e164 });
     const res = await twilioVoice(t, { ...p, From: '+19995550000' }, { signParams: p });
     expectError(res, 403, 'INVALID_SIGNATURE');
     // A tampered To (the routing key itself).
     const res2 = await twilioVoice(t, { ...p, To: '+14155559999' }, { signParams: p });
     expectError(res2, 403, 'INVALID_SIGNATURE');
-    expect(calls()).toBe(before);
+    expect(await calls()).toBe(before);
   });
 
   it('a parameter added after signing → 403; one dropped after signing → 403', async () => {
-    const before = calls();
+    const before = await calls();
     const p = voiceParams({ To: routed.e164 });
     expectError(await twilioVoice(t, { ...p, StirVerstat: 'TN-Validation-Passed-A' }, { signParams: p }), 403, 'INVALID_SIGNATURE');
     expectError(await twilioVoice(t, p, { signParams: { ...p, CallerName: 'Alice' } }), 403, 'INVALID_SIGNATURE');
-    expect(calls()).toBe(before);
+    expect(await calls()).toBe(before);
   });
 
   it('unknown extra parameters that were signed are fine (they all count)', async () => {
@@ -325,10 +325,10 @@ describe('X-Twilio-Signature', () => {
     ['another host', 'https://evil.example.com/carriers/twilio/voice'],
     ['another path', 'https://gw.example.com/carriers/twilio/status'],
   ])('signed over a different URL (%s) → 403', async (_name, url) => {
-    const before = calls();
+    const before = await calls();
     const res = await twilioVoice(t, voiceParams({ To: routed.e164 }), { url });
     expectError(res, 403, 'INVALID_SIGNATURE');
-    expect(calls()).toBe(before);
+    expect(await calls()).toBe(before);
   });
 
   it('signed over the URL with the default port :443 → accepted (as the official validator does)', async () => {
@@ -374,7 +374,7 @@ describe('configuration', () => {
         const r = await g.api.post(path).type('form').send(formEncode({ CallSid: callSid(), CallStatus: 'completed' }));
         expect(r.status).toBe(503);
       }
-      expect(countCalls(g)).toBe(0);
+      expect(await countCalls(g)).toBe(0);
     } finally {
       await g.close();
     }
@@ -399,15 +399,15 @@ describe('configuration', () => {
 
 describe('bad requests', () => {
   it('wrong content type → 415, no call record', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const p = voiceParams({ To: routed.e164 });
     const res = await twilioVoice(t, p, { contentType: 'application/json', rawBody: JSON.stringify(p) });
     expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('missing CallSid → 400 naming it; missing To → 400 naming it; a malformed CallSid → 400', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const { CallSid: _c, ...noSid } = voiceParams({ To: routed.e164 });
     const r1 = await twilioVoice(t, noSid);
     expectError(r1, 400, 'INVALID_REQUEST');
@@ -417,14 +417,14 @@ describe('bad requests', () => {
     expect(r2.body.error.message).toContain('To');
     const r3 = await twilioVoice(t, voiceParams({ To: routed.e164, CallSid: 'CA123' }));
     expectError(r3, 400, 'INVALID_REQUEST');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('a body over 64 KiB → 413', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const res = await twilioVoice(t, voiceParams({ To: routed.e164, Junk: 'x'.repeat(70 * 1024) }));
     expectError(res, 413, 'PAYLOAD_TOO_LARGE');
-    expect(countCalls(t)).toBe(before);
+    expect(await countCalls(t)).toBe(before);
   });
 
   it('GET → 405 with Allow: POST', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CARRIER_ENV, assign, callSid, newAssistant, parseTwiml, twilioVoice, voiceParams } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, carrierSocket, fakeAssistant, twilioStart, type FakeAssistant } from '../helpers/media.js';
+import { CONNECTED, carrierSocket, fakeAssistant, twilioStart, type FakeAssistant, callRecord } from '../helpers/media.js';
 
 const CALLS = 100;
 const FRAMES = 50;
@@ -107,7 +107,7 @@ describe('100 concurrent bridged calls', () => {
     for (const f of fakes) for (let n = 1; n <= f.connections.length; n++) expect((await f.closed(n)).code).toBe(1000);
     expect(fakes.every((f) => f.connections.every((ws) => ws.readyState === WebSocket.CLOSED))).toBe(true);
 
-    await eventually(() => routed.every((r) => t.gw.services.stores.calls.get(r.callId)!.endedAt !== null));
+    await eventually(async () => (await Promise.all(routed.map((r) => callRecord(t, r.callId)))).every((c) => c.endedAt !== null));
     const res = await t.api.get(`/api/calls?teamId=${team.id}&limit=200`).set(team.auth).expect(200);
     const listed = res.body.calls as Array<Record<string, any>>;
     expect(listed.length).toBe(CALLS);

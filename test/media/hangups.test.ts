@@ -16,7 +16,7 @@ import {
   twilioCallTo,
 } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
+import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant, callRecord } from '../helpers/media.js';
 
 describe('hang-ups and unreachable assistants', () => {
   let t: TestGateway;
@@ -65,7 +65,7 @@ describe('hang-ups and unreachable assistants', () => {
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart(call.callId, call.token, call.sid));
     await eventually(() => assistant.received[conn]?.length === 2);
-    await eventually(() => t.gw.services.stores.calls.get(call.callId)!.answeredAt !== null);
+    await eventually(async () => (await callRecord(t, call.callId)).answeredAt !== null);
     return { c, conn };
   }
 

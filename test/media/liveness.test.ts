@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { eventually, startGateway } from '../helpers/gateway.js';
-import { CONNECTED, carrierSocket, mediaFrame, routedCall, twilioStart } from '../helpers/media.js';
+import { CONNECTED, carrierSocket, mediaFrame, routedCall, twilioStart, callRecord } from '../helpers/media.js';
 
 /** An assistant runtime whose sockets behave as told. */
 async function assistantServer(onConnection: (ws: WebSocket) => void, opts: { autoPong?: boolean } = {}) {
@@ -32,14 +32,14 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const base = `ws://127.0.0.1:${(await t.gw.listen()).port}`;
     const silent = await assistantServer(() => {}, { autoPong: false });
     closers.push(silent.close);
-    const token = routedCall(t, 'dead-assistant', 'asst-1', silent.url);
+    const token = await routedCall(t, 'dead-assistant', 'asst-1', silent.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('dead-assistant', token));
     const started = Date.now();
     expect((await c.closed).code).toBe(1001);
     expect(Date.now() - started).toBeLessThan(2000);
-    const rec = t.gw.services.stores.calls.get('dead-assistant')!;
+    const rec = (await callRecord(t, 'dead-assistant'));
     expect(rec.endReason).toBe('assistant_timeout');
     expect(rec.endedAt).not.toBeNull();
     expect(t.gw.liveCalls.size).toBe(0);
@@ -54,13 +54,13 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
       assistantClosed = new Promise((r) => ws.once('close', (code) => r(code)));
     });
     closers.push(a.close);
-    const token = routedCall(t, 'dead-carrier', 'asst-1', a.url);
+    const token = await routedCall(t, 'dead-carrier', 'asst-1', a.url);
     const ws = new WebSocket(`${base}/media/twilio`, { autoPong: false });
     await new Promise((r) => ws.once('open', r));
     ws.send(CONNECTED);
     ws.send(twilioStart('dead-carrier', token));
-    await eventually(() => t.gw.services.stores.calls.get('dead-carrier')!.endedAt !== null, 3000);
-    expect(t.gw.services.stores.calls.get('dead-carrier')!.endReason).toBe('carrier_timeout');
+    await eventually(async () => (await callRecord(t, 'dead-carrier')).endedAt !== null, 3000);
+    expect((await callRecord(t, 'dead-carrier')).endReason).toBe('carrier_timeout');
     expect(await assistantClosed).toBe(1001);
     ws.terminate();
   });
@@ -71,13 +71,13 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const base = `ws://127.0.0.1:${(await t.gw.listen()).port}`;
     const a = await assistantServer(() => {});
     closers.push(a.close);
-    const token = routedCall(t, 'alive', 'asst-1', a.url);
+    const token = await routedCall(t, 'alive', 'asst-1', a.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('alive', token));
     await new Promise((r) => setTimeout(r, 700));
     expect(t.gw.liveCalls.size).toBe(1);
-    expect(t.gw.services.stores.calls.get('alive')!.endedAt).toBeNull();
+    expect((await callRecord(t, 'alive')).endedAt).toBeNull();
     c.ws.close();
   });
 });
@@ -90,11 +90,11 @@ describe('backpressure', () => {
     // Accepts the stream, then never reads another byte.
     const a = await assistantServer((ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
     closers.push(a.close);
-    const token = routedCall(t, 'stalled', 'asst-1', a.url);
+    const token = await routedCall(t, 'stalled', 'asst-1', a.url);
     const c = await carrierSocket(`${base}/media/twilio`);
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('stalled', token));
-    await eventually(() => t.gw.liveCalls.size === 1 && t.gw.services.stores.calls.get('stalled')!.answeredAt !== null);
+    await eventually(async () => t.gw.liveCalls.size === 1 && (await callRecord(t, 'stalled')).answeredAt !== null);
     // ~32 MB of audio frames: far more than the kernel's socket buffers hold.
     const big = mediaFrame(3).replace(/"payload":"[^"]*"/, `"payload":"${'A'.repeat(16_000)}"`);
     let sent = 0;
@@ -103,7 +103,7 @@ describe('backpressure', () => {
       if (sent % 50 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     expect((await c.closed).code).toBe(1011);
-    const rec = t.gw.services.stores.calls.get('stalled')!;
+    const rec = (await callRecord(t, 'stalled'));
     expect(rec.endReason).toBe('assistant_stalled');
     expect(t.gw.liveCalls.size).toBe(0);
     // The call ended while the carrier was still sending: the gateway did not

@@ -23,7 +23,7 @@ import {
   twilioCallTo,
 } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, STREAM_SID, mediaFrame, twilioStart } from '../helpers/media.js';
+import { CONNECTED, STREAM_SID, callRecord as callRecordOf, mediaFrame, twilioStart } from '../helpers/media.js';
 
 // ---------------------------------------------------------------------------
 // Local doubles that keep the text/binary flag and the exact bytes.
@@ -154,7 +154,7 @@ describe('media relay', () => {
     return { callId: res.body.callId as string, path: u.pathname + u.search, token: u.searchParams.get('token')! };
   }
 
-  const callRecord = (id: string) => t.gw.services.stores.calls.get(id)!;
+  const record = (id: string) => callRecordOf(t, id);
 
   it('relays 600 frames each way in order, and the assistant\'s mark and clear reach the carrier byte for byte', async () => {
     // The assistant echoes every media frame; after every 50th it sends a
@@ -199,7 +199,7 @@ describe('media relay', () => {
 
     c.ws.close(1000);
     await c.closed;
-    await eventually(() => callRecord(call.callId).endedAt !== null);
+    await eventually(async () => (await record(call.callId)).endedAt !== null);
   });
 
   it('queues carrier frames sent before the assistant accepted (300 ms late) and delivers them in order', async () => {
@@ -258,7 +258,7 @@ describe('media relay', () => {
     const g = await genericCall();
     const c = await connect(`${base}${g.path}`);
     await eventually(() => server.conns.length === 1 && server.conns[0]!.ws.readyState === WebSocket.OPEN);
-    await eventually(() => callRecord(g.callId).answeredAt !== null);
+    await eventually(async () => (await record(g.callId)).answeredAt !== null);
     const a = server.conns[0]!;
 
     const fromCarrier: Rx[] = [
@@ -311,8 +311,8 @@ describe('media relay', () => {
     expect((await unknown.closed).code).toBe(1008);
     await sleep(100);
     expect(server.conns.length).toBe(0);
-    expect(callRecord(g.callId).answeredAt).toBeNull();
-    expect(callRecord(g.callId).status).toBe('routed');
+    expect((await record(g.callId)).answeredAt).toBeNull();
+    expect((await record(g.callId)).status).toBe('routed');
     // The real token still works afterwards.
     const ok = await connect(`${base}${path}?token=${g.token}`);
     ok.ws.send('first');
@@ -355,7 +355,7 @@ describe('media relay', () => {
     // Once the call has ended, its stream cannot be reopened either.
     first.ws.close(1000);
     await server.conns[0]!.closed;
-    await eventually(() => callRecord(call.callId).endedAt !== null);
+    await eventually(async () => (await record(call.callId)).endedAt !== null);
     const again = await connect(`${base}/media/twilio`);
     again.ws.send(CONNECTED);
     again.ws.send(twilioStart(call.callId, call.token, call.sid));
@@ -382,7 +382,7 @@ describe('media relay', () => {
     }
     await sleep(100);
     expect(server.conns.length).toBe(0);
-    expect(callRecord(call.callId).status).toBe('routed');
+    expect((await record(call.callId)).status).toBe('routed');
     // The call can still be bridged properly.
     const ok = await connect(`${base}/media/twilio`);
     ok.ws.send(CONNECTED);
@@ -409,20 +409,20 @@ describe('media server start timeout', () => {
       registry: new LiveCallRegistry(),
       stats: newMediaStats(),
       calls: {
-        forMedia: (id) => {
+        forMedia: async (id) => {
           asked.push(id);
           return undefined;
         },
-        markAnswered: () => {},
-        markEnded: () => {},
-        bindCarrierCallId: () => {},
-        claimMedia: () => true,
+        markAnswered: async () => {},
+        markEnded: async () => {},
+        bindCarrierCallId: async () => {},
+        claimMedia: async () => true,
       },
       now: () => Date.now(),
       tokenTtlS: 60,
       log: pino({ level: 'silent' }),
       faults: new Faults(pino({ level: 'silent' })),
-      connections: { exempt: () => {} },
+      connections: { exempt: () => {}, busy: () => false },
       allowedNetworks: null,
       startTimeoutMs: 300,
     });

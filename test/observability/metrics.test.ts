@@ -187,11 +187,11 @@ describe('GET /metrics', () => {
     await buyActive(t, free, n!);
     const before = await scrape();
     clock.advance(TRIAL_MS + 1000);
-    await t.gw.services.numbers.sweep();
+    await t.gw.services.sweeper.sweep();
     const after = await scrape();
     expect(after.get('switchboard_trial_expiries_total') - before.get('switchboard_trial_expiries_total')).toBe(1);
     // Nothing else expired: the starter team's numbers are not trials.
-    await t.gw.services.numbers.sweep();
+    await t.gw.services.sweeper.sweep();
     expect((await scrape()).get('switchboard_trial_expiries_total')).toBe(after.get('switchboard_trial_expiries_total'));
   });
 

@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe('a burst of 500 concurrent inbound webhooks', () => {
   it('all 200, valid TwiML, routed to the right assistant, 500 records, zero errors', async () => {
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const jobs = Array.from({ length: 500 }, (_, i) => {
       const unknown = i % 12 === 0; // 42 calls to numbers nobody holds
       const n = numbers[i % 10]!;
@@ -79,10 +79,8 @@ describe('a burst of 500 concurrent inbound webhooks', () => {
     expect(connected).toBe(500 - UNKNOWN);
 
     // One durable record per call, each pinned to the right assistant and number.
-    expect(countCalls(t) - before).toBe(500);
-    const rows = t.gw.db.$client
-      .prepare('SELECT carrier_call_id AS sid, status, reason, assistant_id, phone_number_id, id FROM calls')
-      .all() as Array<{ sid: string; status: string; reason: string | null; assistant_id: string | null; phone_number_id: string | null; id: string }>;
+    expect(await countCalls(t) - before).toBe(500);
+    const rows = (await t.sql.all('SELECT carrier_call_id AS sid, status, reason, assistant_id, phone_number_id, id FROM calls')) as Array<{ sid: string; status: string; reason: string | null; assistant_id: string | null; phone_number_id: string | null; id: string }>;
     const bySid = new Map(rows.map((r) => [r.sid, r]));
     const mismatches: string[] = [];
     for (const j of jobs) {

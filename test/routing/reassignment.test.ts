@@ -77,8 +77,8 @@ async function callGeneric(): Promise<Routed> {
   return { callId: j.callId, assistant: who === j.assistantId ? who : null, reject: null };
 }
 
-const recordedAssistant = (callId: string): string | null =>
-  (t.gw.db.$client.prepare('SELECT assistant_id FROM calls WHERE id = ?').pluck().get(callId) as string | null | undefined) ?? null;
+const recordedAssistant = async (callId: string): Promise<string | null> =>
+  ((await t.sql.value('SELECT assistant_id FROM calls WHERE id = ?', callId)) as string | null | undefined) ?? null;
 
 describe('sequential alternation', () => {
   it('320 reassignments A↔B, a call right after each 200: zero misroutes', async () => {
@@ -90,7 +90,7 @@ describe('sequential alternation', () => {
       await reassign(current);
       const r = i % 4 === 3 ? await callGeneric() : await callTwilio();
       if (r.assistant !== current) misroutes.push(`#${i}: expected ${current === A ? 'A' : 'B'}, token says ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : `${r.assistant} (${r.reject})`}`);
-      else if (recordedAssistant(r.callId) !== current) misroutes.push(`#${i}: record says ${recordedAssistant(r.callId)}`);
+      else if ((await recordedAssistant(r.callId)) !== current) misroutes.push(`#${i}: record says ${await recordedAssistant(r.callId)}`);
     }
     expect(misroutes).toEqual([]);
   });
@@ -140,7 +140,7 @@ describe('concurrent reassignments and calls', () => {
         bad.push(`versions ${lo}..${hi} allow ${[...allowed].map((x) => (x === A ? 'A' : 'B'))}, got ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : r.reject}`);
         continue;
       }
-      const rec = recordedAssistant(r.callId);
+      const rec = await recordedAssistant(r.callId);
       if (rec !== r.assistant) bad.push(`call ${r.callId}: answer pins ${r.assistant}, record says ${rec}`);
     }
     expect(bad).toEqual([]);
@@ -180,7 +180,7 @@ describe('calls already routed stay pinned', () => {
     const r2 = await twilioVoiceFetch(t, base, voiceParams({ CallSid: sid, To: e164! }));
     expect(r2.status).toBe(200);
     expect(parseTwiml(r2.text).reject).toBe('rejected');
-    const row = t.gw.db.$client.prepare('SELECT status, reason, assistant_id FROM calls WHERE carrier_call_id = ?').get(sid);
+    const row = (await t.sql.get('SELECT status, reason, assistant_id FROM calls WHERE carrier_call_id = ?', sid));
     expect(row).toEqual({ status: 'rejected', reason: 'unassigned', assistant_id: null });
 
     const rec = (await t.api.get(`/api/calls/${first.callId}`).set(tm.auth).expect(200)).body.call;

@@ -37,20 +37,20 @@ describe('same CallSid twice', () => {
     const second = await twilioVoice(t, p);
     expect(second.status).toBe(200);
     expect(second.text).toBe(first.text);
-    expect(countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+    expect(await countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
   });
 
   it('10 in parallel: all identical, one call record', async () => {
     const p = voiceParams({ To: num.e164 });
-    const before = countCalls(t);
+    const before = await countCalls(t);
     const res = await Promise.all(Array.from({ length: 10 }, () => twilioVoice(t, p)));
     for (const r of res) expect(r.status, r.text).toBe(200);
     const texts = new Set(res.map((r) => r.text));
     expect(texts.size).toBe(1);
     const tw = parseTwiml(res[0]!.text);
     expect(t.gw.tokens.verify(tw.callId!, a, tw.token)).toBe(true);
-    expect(countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
-    expect(countCalls(t)).toBe(before + 1);
+    expect(await countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+    expect(await countCalls(t)).toBe(before + 1);
   });
 
   it('a rejected call retried is rejected again, one record', async () => {
@@ -59,7 +59,7 @@ describe('same CallSid twice', () => {
     const r2 = await twilioVoice(t, p);
     expect(parseTwiml(r1.text).reject).toBe('rejected');
     expect(r2.text).toBe(r1.text);
-    expect(countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+    expect(await countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
   });
 
   it('a retry after the number was reassigned still gets the original assistant', async () => {
@@ -79,7 +79,7 @@ describe('same CallSid twice', () => {
       expect(t.gw.tokens.verify(tw.callId!, a, tw.token)).toBe(true);
       const call = (await t.api.get(`/api/calls/${first.callId}`).set(t.admin).expect(200)).body.call;
       expect(call.assistantId).toBe(a);
-      expect(countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+      expect(await countCalls(t, 'carrier_call_id = ?', p.CallSid)).toBe(1);
     } finally {
       await assign(t, team, a, [num.id]);
     }
@@ -91,7 +91,7 @@ describe('same CallSid twice', () => {
     const g = await genericInbound(t, { callId: sid, from: '+12025550143', to: num.e164 }).expect(200);
     expect(g.body.action).toBe('connect');
     expect(g.body.callId).not.toBe(tw.callId);
-    expect(countCalls(t, 'carrier_call_id = ?', sid)).toBe(2);
+    expect(await countCalls(t, 'carrier_call_id = ?', sid)).toBe(2);
   });
 });
 
@@ -122,18 +122,18 @@ describe('after a restart on the same database', () => {
       const tw2 = parseTwiml(again.text);
       expect(tw2.callId).toBe(tw1.callId);
       expect(g2.gw.tokens.verify(tw2.callId!, x, tw2.token)).toBe(true);
-      expect(countCalls(g2, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+      expect(await countCalls(g2, 'carrier_call_id = ?', p.CallSid)).toBe(1);
 
       const rejectAgain = await twilioVoice(g2, rejectP);
       expect(rejectAgain.text).toBe(firstReject.text);
-      expect(countCalls(g2, 'carrier_call_id = ?', rejectP.CallSid)).toBe(1);
-      const row = g2.gw.db.$client.prepare('SELECT reason FROM calls WHERE carrier_call_id = ?').get(rejectP.CallSid) as { reason: string };
+      expect(await countCalls(g2, 'carrier_call_id = ?', rejectP.CallSid)).toBe(1);
+      const row = (await g2.sql.get('SELECT reason FROM calls WHERE carrier_call_id = ?', rejectP.CallSid)) as { reason: string };
       expect(row.reason).toBe('no_route');
 
       // In parallel after the restart, too.
       const par = await Promise.all(Array.from({ length: 5 }, () => twilioVoice(g2!, p)));
       for (const r of par) expect(r.text).toBe(first.text);
-      expect(countCalls(g2, 'carrier_call_id = ?', p.CallSid)).toBe(1);
+      expect(await countCalls(g2, 'carrier_call_id = ?', p.CallSid)).toBe(1);
     } finally {
       await g2?.close();
     }

@@ -200,7 +200,7 @@ function registeredRoutes(): string[] {
     services: t.gw.services,
     lifecycle: t.gw.lifecycle,
     log: t.gw.log,
-    dbPing: () => true,
+    dbPing: async () => true,
     twilio: {} as TwilioAdapter,
     metrics: t.gw.metrics,
     apiLimiter: failureLimiter,

@@ -541,7 +541,7 @@ describe('named hostile cases', () => {
     const res = await send('POST', '/carriers/twilio/status', headers, body);
     checkAnswer(res, name);
     expect(res.status).toBe(400);
-    const row = t.gw.db.$client.prepare('SELECT carrier_status FROM calls WHERE carrier_call_id = ?').get(sid) as { carrier_status: string | null };
+    const row = (await t.sql.get('SELECT carrier_status FROM calls WHERE carrier_call_id = ?', sid)) as { carrier_status: string | null };
     expect(row.carrier_status).toBeNull();
   });
 

@@ -113,16 +113,16 @@ describe('tokens', () => {
   it('are stored as SHA-256 hashes only: no table holds a token in clear', async () => {
     const team = await createTeam(t, 'hash-team', 'starter');
     const extra = (await t.api.post(`/api/teams/${team.id}/tokens`).set(team.auth).expect(201)).body.token as string;
-    const rows = t.gw.db.$client.prepare('SELECT token_hash, team_id FROM api_tokens').all() as Array<{ token_hash: string; team_id: string | null }>;
+    const rows = (await t.sql.all('SELECT token_hash, team_id FROM api_tokens')) as Array<{ token_hash: string; team_id: string | null }>;
     const hashes = new Set(rows.map((r) => r.token_hash));
     for (const tok of [ADMIN_TOKEN, team.token, extra]) {
       expect(hashes.has(createHash('sha256').update(tok).digest('hex')), 'sha256 of the token is stored').toBe(true);
     }
     for (const r of rows) expect(r.token_hash).toMatch(/^[0-9a-f]{64}$/);
     // Scan every column of every table for the tokens themselves.
-    const tables = t.gw.db.$client.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+    const tables = await t.sql.tables();
     for (const table of tables) {
-      const dump = JSON.stringify(t.gw.db.$client.prepare(`SELECT * FROM "${table}"`).all());
+      const dump = JSON.stringify((await t.sql.all(`SELECT * FROM "${table}"`)));
       for (const tok of [ADMIN_TOKEN, team.token, extra]) expect(dump.includes(tok), `${table} holds a token in clear`).toBe(false);
     }
   });

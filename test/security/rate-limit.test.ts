@@ -109,8 +109,8 @@ describe('per token on /api (rate 5/s, burst 10)', () => {
 
   it('a limited request does nothing: of a burst of writes, exactly the 201s created something', async () => {
     const token = (await t.api.post(`/api/teams/${team.id}/tokens`).set(t.admin).expect(201)).body.token as string;
-    const count = () => t.gw.db.$client.prepare('SELECT count(*) FROM api_tokens WHERE team_id = ?').pluck().get(team.id) as number;
-    const before = count();
+    const count = async () => Number(await t.sql.value('SELECT count(*) FROM api_tokens WHERE team_id = ?', team.id));
+    const before = await count();
     const results = await Promise.all(Array.from({ length: 25 }, () => call(port, 'POST', `/api/teams/${team.id}/tokens`, bearer(token), '')));
     const created = results.filter((r) => r.status === 201).length;
     const limited = results.filter((r) => r.status === 429);
@@ -118,7 +118,7 @@ describe('per token on /api (rate 5/s, burst 10)', () => {
     expect(created).toBeGreaterThanOrEqual(10);
     expect(limited.length).toBeGreaterThan(0);
     for (const r of limited) expect429(r);
-    expect(count() - before).toBe(created);
+    expect((await count()) - before).toBe(created);
   });
 
   it('sustained rate: after the burst, no more than 5 per second pass', async () => {
@@ -235,7 +235,7 @@ describe('per source address on failed carrier signatures', () => {
     // The generic endpoint answers the same way, in its own JSON.
     expect429(await call(port, 'POST', '/carriers/generic/status', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': 't=1,v2=00' }, '{"callId":"x","status":"completed"}', from));
     // No call record was created by any of them.
-    expect(t.gw.db.$client.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(0);
+    expect((await t.sql.value('SELECT count(*) FROM calls'))).toBe(0);
     // A correctly signed webhook from the same address is answered: anyone can
     // point bad webhooks at us from a carrier's shared egress addresses, and
     // that must never block the carrier's real calls.
@@ -296,7 +296,7 @@ describe('a legitimate burst is never throttled', () => {
     expect(statuses).toHaveLength(300);
     expect(statuses.filter((s) => s === 429)).toEqual([]);
     expect(statuses.filter((s) => s !== 200 && s !== 204)).toEqual([]);
-    expect(t.gw.db.$client.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(250);
+    expect((await t.sql.value('SELECT count(*) FROM calls'))).toBe(250);
     expect(await metric(port, 'switchboard_rate_limited_total{kind="signature_failures"}')).toBe(0);
   });
 });

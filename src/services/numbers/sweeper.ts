@@ -1,0 +1,57 @@
+/**
+ * The sweep: releases expired trial numbers (expiries missed while every
+ * process was down included) and fails purchases the carrier has not
+ * confirmed within the deadline. One process at a time runs it (a lease in
+ * the database); each transition is conditional anyway, so two sweeps could
+ * never release one trial twice.
+ */
+import type { Logger } from 'pino';
+import type { NumberProvider } from '../../carriers/provider.js';
+import type { Clock } from '../../clock.js';
+import type { RoutingTable } from '../../routing/routing-table.js';
+import type { Store } from '../ports.js';
+import { auditNumber } from './audit-writer.js';
+import { NO_EVENTS, type NumberEvents } from './events.js';
+import type { ProvisioningService } from './provisioning.js';
+
+export class Sweeper {
+  events: NumberEvents = NO_EVENTS;
+
+  constructor(
+    private readonly store: Store,
+    private readonly routing: RoutingTable,
+    private readonly provider: NumberProvider,
+    private readonly provisioning: ProvisioningService,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  async sweep(): Promise<{ expired: number; timedOut: number; resumed: number; settled: number }> {
+    // Purchases left by a crash, orders a carrier settled while nobody listened.
+    const recovered = await this.provisioning.recover();
+    const { resumed, settled } = recovered;
+    const now = this.clock.now();
+    let expired = 0;
+    for (const n of await this.store.numbers.expiredTrials(now)) {
+      const done = await this.routing.mutate(async (tx, touch) => {
+        const moved = await tx.routingWrites.transitionNumber(n.id, ['active', 'suspended'], { status: 'released', assistantId: null, releasedAt: now, updatedAt: now });
+        if (!moved) return false;
+        touch(n.e164);
+        await auditNumber(tx, 'system', 'number.expire', n, { expiresAt: new Date(n.expiresAt!).toISOString() }, now);
+        return true;
+      });
+      if (done) {
+        expired++;
+        this.events.trialExpired();
+        await this.provider.release(n.e164, n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after expiry'));
+      }
+    }
+    let timedOut = recovered.timedOut;
+    for (const n of await this.store.numbers.stalePurchasing(now - this.provisioning.provisionTimeoutMs)) {
+      await this.provisioning.fail(n.id, 'provisioning_timeout', n.orderId);
+      timedOut++;
+    }
+    if (expired || timedOut || settled) this.log.info({ expired, timedOut, settled }, 'sweep');
+    return { expired, timedOut, resumed, settled };
+  }
+}
