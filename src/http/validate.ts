@@ -38,10 +38,10 @@ export const wellFormed = (v: string): boolean => !LONE_SURROGATE.test(v) && !/[
 /** A person-facing name: trimmed, 1–200 characters, well formed. */
 export const name = z
   .string({ message: 'must be a string' })
-  .trim()
-  .min(1, 'must not be empty')
-  .max(200, 'is too long')
-  .refine(wellFormed, 'must be valid text: no control characters (NUL, CR, LF, ...) or unpaired surrogates');
+  // Checked before trimming: "Agent\r\n" is refused, not silently stored as "Agent".
+  .refine(wellFormed, 'must be valid text: no control characters (NUL, CR, LF, ...) or unpaired surrogates')
+  .transform((v) => v.trim())
+  .pipe(z.string().min(1, 'must not be empty').max(200, 'is too long'));
 
 export const mediaUrl = z
   .string({ message: 'must be a string' })

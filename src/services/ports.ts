@@ -156,6 +156,7 @@ export interface NumberRepo {
   onAssistant(assistantId: string): Promise<PhoneNumber[]>;
   purchasing(): Promise<PhoneNumber[]>;
   stalePurchasing(createdBefore: number): Promise<PhoneNumber[]>;
+  /** Active trial numbers whose expiry has passed (suspended ones wait for the operator). */
   expiredTrials(now: number): Promise<PhoneNumber[]>;
   callerIdCandidates(assistantId: string, now: number): Promise<PhoneNumber[]>;
   /** Changes fields that do not affect routing. */

@@ -34,7 +34,18 @@ export class TeamService {
       const token = await this.store.transaction(async (tx) => {
         if (await tx.teams.getBySlug(input.slug)) throw taken();
         await tx.teams.insert(team);
-        return (await this.auth.issue(team.id, { name: 'default' }, tx)).token;
+        const issued = await this.auth.issue(team.id, { name: 'default' }, tx);
+        await tx.audit.record({
+          teamId: team.id,
+          actor: actorOf(p),
+          action: 'token.create',
+          phoneNumberId: null,
+          e164: null,
+          assistantId: null,
+          details: { tokenId: issued.row.id, name: issued.row.name, prefix: issued.row.prefix, expiresAt: null },
+          createdAt: team.createdAt,
+        });
+        return issued.token;
       });
       return { team, token };
     } catch (err) {

@@ -34,7 +34,10 @@ export class Sweeper {
     let expired = 0;
     for (const n of await this.store.numbers.expiredTrials(now)) {
       const done = await this.routing.mutate(async (tx, touch) => {
-        const moved = await tx.routingWrites.transitionNumber(n.id, ['active', 'suspended'], { status: 'released', assistantId: null, releasedAt: now, updatedAt: now });
+        // Not a suspended one: releasing it would hand it back to the team (it
+        // could buy it again, active). It expires once the operator
+        // reactivates it, or the operator releases it.
+        const moved = await tx.routingWrites.transitionNumber(n.id, ['active'], { status: 'released', assistantId: null, releasedAt: now, updatedAt: now });
         if (!moved) return false;
         touch(n.e164);
         await auditNumber(tx, 'system', 'number.expire', n, { expiresAt: new Date(n.expiresAt!).toISOString() }, now);

@@ -189,7 +189,7 @@ class Numbers implements NumberRepo {
     return this.select(and(eq(phoneNumbers.status, 'purchasing'), lt(phoneNumbers.createdAt, createdBefore)));
   }
   expiredTrials(now: number) {
-    return this.select(and(inArray(phoneNumbers.status, [...HELD_STATUSES]), isNotNull(phoneNumbers.expiresAt), lte(phoneNumbers.expiresAt, now)));
+    return this.select(and(eq(phoneNumbers.status, 'active'), isNotNull(phoneNumbers.expiresAt), lte(phoneNumbers.expiresAt, now)));
   }
   callerIdCandidates(assistantId: string, now: number) {
     return this.select(

@@ -245,7 +245,7 @@ class Numbers implements NumberRepo {
         this.c.r
           .select()
           .from(phoneNumbers)
-          .where(and(inArray(phoneNumbers.status, [...HELD_STATUSES]), isNotNull(phoneNumbers.expiresAt), lte(phoneNumbers.expiresAt, now)))
+          .where(and(eq(phoneNumbers.status, 'active'), isNotNull(phoneNumbers.expiresAt), lte(phoneNumbers.expiresAt, now)))
           .all() as PhoneNumber[],
     );
   }
