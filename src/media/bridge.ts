@@ -239,7 +239,9 @@ export class CallBridge implements LiveCall {
     const recorded = this.o.hooks.markEnded(this.callId, reason, detail).catch((err: unknown) => {
       this.o.log.error({ err }, 'could not record the end of the call');
     });
-    this.o.registry.remove(this);
+    // Live until its end is recorded: a drain that waits for no live calls
+    // then closes the database only after every end reason is written.
+    void recorded.finally(() => this.o.registry.remove(this));
     if (this.assistant) closeSocket(this.assistant, code, reason);
     if (reason === 'assistant_unreachable') {
       // Close the carrier's socket only once the reason is recorded: Twilio

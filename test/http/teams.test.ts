@@ -260,7 +260,7 @@ describe('POST /api/teams/:teamId/tokens', () => {
     expect(dump).not.toContain(second);
     expect(dump).not.toContain(t.admin.Authorization.slice('Bearer '.length));
     // Nor does anything else in the database file carry them.
-    for (const { name } of (await t.sql.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sim_%'")) as Array<{ name: string }>) {
+    for (const name of (await t.sql.tables()).filter((n) => !n.startsWith('sim_'))) {
       const all = JSON.stringify((await t.sql.all(`SELECT * FROM "${name}"`)));
       expect(all, name).not.toContain(a.token);
       expect(all, name).not.toContain(second);
