@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     await gw.close().catch(() => {});
     process.exit(1);
   }
-  log.info({ host: addr.address, port: addr.port, publicUrl: gw.publicUrl(), db: describeDb(config.db), console: `${gw.publicUrl()}/` }, 'switchboard listening');
+  log.info({ host: addr.address, port: addr.port, publicUrl: gw.publicUrl(), db: describeDb(config.db), instanceId: gw.instanceId, console: `${gw.publicUrl()}/` }, 'switchboard listening');
 
   // Only now: a start that failed before this point has not used up the
   // one-time admin token.

@@ -77,9 +77,16 @@ export class SimProvider implements NumberProvider {
   }
 
   async getOrder(orderId: string): Promise<OrderStatus> {
-    const status = await this.db.orderStatus(orderId);
+    let status = await this.db.orderStatus(orderId);
     if (!status) return 'unknown';
-    return status === 'released' ? 'failed' : status;
+    if (status === 'pending' && (await this.db.dueOrders(this.opts.clock.now())).includes(orderId)) {
+      // A real carrier completes its orders whether or not the process that
+      // placed them is still alive: settle a due order when asked about it.
+      // Its result also reaches the listeners, like a timer's would.
+      await this.complete(orderId);
+      status = await this.db.orderStatus(orderId);
+    }
+    return status === 'released' ? 'failed' : (status ?? 'unknown');
   }
 
   async release(e164: string, orderId: string | null): Promise<void> {

@@ -115,7 +115,7 @@ export class ProvisioningService {
         // placing the order, or another instance is placing it right now. A
         // carrier request takes at most ORDER_GRACE_MS, so past that, the
         // order was never placed (or its id was lost): settle it.
-        if (n.createdAt < now - ORDER_GRACE_MS) {
+        if (n.createdAt < now - Math.min(ORDER_GRACE_MS, this.provisionTimeoutMs)) {
           await this.fail(n.id, 'order_not_placed', null);
           settled++;
         } else {

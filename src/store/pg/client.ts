@@ -27,17 +27,17 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 /** PostgreSQL's errors, in the port's terms. Anything else is a bug and passes through. */
 export function mapError(err: unknown): unknown {
   if (err instanceof UniqueViolation || err instanceof StoreUnavailable) return err;
-  const e = err as { code?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | null;
-  // drizzle wraps the driver's error; look one level down too.
-  const inner = (e?.cause ?? null) as { code?: unknown; constraint?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : typeof inner?.code === 'string' ? inner.code : undefined;
-  if (code === '23505') return new UniqueViolation(String(e?.constraint ?? inner?.constraint ?? 'unique'));
-  if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
-    return new StoreUnavailable(`PostgreSQL is unreachable (${code})`, { cause: err });
-  }
-  const message = String(e?.message ?? '');
-  if (/Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message)) {
-    return new StoreUnavailable(`PostgreSQL connection lost: ${message}`, { cause: err });
+  // drizzle wraps the driver's error ("Failed query: ...", cause: the pg error): look down the chain.
+  for (let e = err as { code?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | null, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (code === '23505') return new UniqueViolation(String(e.constraint ?? 'unique'));
+    if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
+      return new StoreUnavailable(`PostgreSQL is unreachable (${code})`, { cause: err });
+    }
+    const message = String(e.message ?? '');
+    if (/Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i.test(message)) {
+      return new StoreUnavailable(`PostgreSQL connection lost: ${message}`, { cause: err });
+    }
   }
   return err;
 }
