@@ -11,6 +11,7 @@ import type { Services } from '../services/index.js';
 import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
 import { apiRouter } from './api-router.js';
 import { callsRouter } from './calls-router.js';
+import { serveConsole } from './console.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { AuthFailure } from '../services/auth.js';
@@ -136,6 +137,7 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     next(new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.baseUrl}${req.path}; use ${allowed.join(' or ')}.`));
   });
 
+  app.use(serveConsole()); // the web console at / (never under /api or the operations paths)
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`)));
   app.use(errorHandler(d.log));
   return app;
