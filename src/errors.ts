@@ -10,7 +10,7 @@ export const ERRORS = {
   INVALID_PHONE_NUMBER: { status: 400, description: 'A phone number could not be parsed as a valid number.' },
   UNSUPPORTED_COUNTRY: { status: 400, description: 'The country is not one of AE, US, CA, DE, AT, CH.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The Content-Type is not the one the endpoint accepts.' },
-  UNAUTHENTICATED: { status: 401, description: 'The Authorization bearer token is missing or unknown.' },
+  UNAUTHENTICATED: { status: 401, description: 'The Authorization bearer token is missing, unknown, revoked or expired (the message says which).' },
   FORBIDDEN: { status: 403, description: 'The token is valid but may not do this (an admin-only action with a team token).' },
   PLAN_LIMIT_REACHED: { status: 403, description: "The team already holds as many numbers as its plan allows." },
   INVALID_SIGNATURE: { status: 403, description: 'A carrier webhook signature is missing, wrong, or outside its time window.' },
@@ -26,7 +26,7 @@ export const ERRORS = {
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'The Idempotency-Key was used before with a different request body.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than 64 KiB.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests; Retry-After says when to try again.' },
-  UNAVAILABLE: { status: 503, description: 'The gateway is draining, or a carrier endpoint has no key configured.' },
+  UNAVAILABLE: { status: 503, description: 'The gateway is draining, a carrier endpoint has no key configured, or the database cannot be reached (with Retry-After).' },
   INTERNAL: { status: 500, description: 'A bug: never caused by client input. Logged with the request id.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
