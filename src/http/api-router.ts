@@ -111,6 +111,16 @@ const onlyMethods =
 export function apiRouter(s: Services): Router {
   const r = Router();
 
+  // --------------------------------------------------------------------- me
+  // Who this token is: the console (and scripts) learn admin or team without guessing.
+  r.get('/me', async (_req, res) => {
+    const p = principal(res);
+    const tokenId = res.locals.tokenId as string;
+    if (p.kind === 'admin') return void res.json({ kind: 'admin', tokenId });
+    const team = await s.teams.get(p, p.teamId);
+    res.json({ kind: 'team', tokenId, team: teamJson(await s.teams.summary(team)) });
+  });
+
   // ------------------------------------------------------------------ teams
   r.post('/teams', async (req, res) => {
     const input = parse(teamCreate, body(req.body));

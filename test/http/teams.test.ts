@@ -267,3 +267,16 @@ describe('POST /api/teams/:teamId/tokens', () => {
     }
   });
 });
+
+describe('GET /api/me', () => {
+  it('says who the token is: the admin, or a team with its summary', async () => {
+    const admin = await t.api.get('/api/me').set(t.admin).expect(200);
+    expect(admin.body).toEqual({ kind: 'admin', tokenId: expect.any(String) });
+    const team = await createTeam(t, 'me-team', 'pro');
+    const me = await t.api.get('/api/me').set(team.auth).expect(200);
+    expect(me.body).toMatchObject({ kind: 'team', tokenId: expect.any(String), team: { id: team.id, slug: 'me-team', plan: 'pro', numberLimit: 50, numbersHeld: 0 } });
+    const tokens = await t.api.get(`/api/teams/${team.id}/tokens`).set(team.auth).expect(200);
+    expect(tokens.body.tokens.find((x: { current: boolean }) => x.current).id).toBe(me.body.tokenId);
+    expect((await t.api.get('/api/me')).status).toBe(401);
+  });
+});

@@ -67,6 +67,8 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/readyz', build: async () => ({ path: '/readyz' }), expect: PUBLIC },
   { method: 'GET', route: '/metrics', build: async () => ({ path: '/metrics' }), expect: PUBLIC },
 
+  { method: 'GET', route: '/api/me', build: async () => ({ path: '/api/me' }), expect: ANY_TOKEN_READ },
+
   // Teams.
   {
     method: 'POST',
