@@ -25,7 +25,7 @@ module.exports = {
       severity: 'error',
       comment: 'Services use ports (services/ports.ts, carriers/provider.ts): never a store, a transport, a carrier adapter or the schema.',
       from: { path: '^src/services/' },
-      to: { path: '^(src/(http|media|store|carriers/(?!provider\\.ts))|db/|src/gateway\\.ts|src/main\\.ts)' },
+      to: { path: '^(src/(http|media|store|carriers|providers/(?!provider\\.ts))|db/|src/gateway\\.ts|src/main\\.ts)' },
     },
     {
       name: 'http-never-touches-the-database',

@@ -18,7 +18,8 @@ export default defineConfig({
   server: { proxy: { '/api': 'http://127.0.0.1:8080' } },
   build: {
     outDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
-    emptyOutDir: true,
+    // Not emptied: a gateway running from dist keeps serving the previous build's assets while a rebuild runs.
+    emptyOutDir: false,
     assetsDir: 'assets',
     // Never inline assets as data: URLs (fonts would need font-src data:); the console has none anyway.
     assetsInlineLimit: 0,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseNetworks, type Network } from './media/address-policy.js';
+import { PROVIDER_NAMES, type ProviderName } from './providers/provider.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -22,6 +23,19 @@ const flag = z
 
 const secret = (minLength: number) =>
   z.string().min(minLength, `must be at least ${minLength} characters`);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
 
 const publicUrl = z
   .string()
@@ -58,6 +72,26 @@ const schema = z.object({
   SWITCHBOARD_PUBLIC_URL: publicUrl.optional(),
   SWITCHBOARD_SECRET: secret(32).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits (the Account SID in the Twilio console)').optional(),
+  TWILIO_API_URL: httpUrl.optional(),
+  TELNYX_API_KEY: z.string().trim().min(8, 'must be the API key from the Telnyx portal').optional(),
+  TELNYX_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .refine((v) => {
+      const raw = Buffer.from(v, 'base64');
+      return raw.length === 32 && raw.toString('base64').replace(/=+$/, '') === v.replace(/=+$/, '');
+    }, 'must be the base64 Ed25519 public key from the Telnyx portal (32 bytes)')
+    .optional(),
+  TELNYX_CONNECTION_ID: z.string().trim().min(1).optional(),
+  TELNYX_API_URL: httpUrl.optional(),
+  SWITCHBOARD_PROVIDERS: z
+    .string()
+    .transform((v) => [...new Set(v.split(/[\s,]+/).filter(Boolean))])
+    .refine((list) => list.length > 0 && list.every((p) => (PROVIDER_NAMES as readonly string[]).includes(p)), `must list providers from ${PROVIDER_NAMES.join(', ')}, e.g. "twilio,telnyx"`)
+    .optional(),
+  SWITCHBOARD_DEFAULT_PROVIDER: z.enum(PROVIDER_NAMES as readonly [ProviderName, ...ProviderName[]], { message: `must be one of ${PROVIDER_NAMES.join(', ')}` }).optional(),
+  SWITCHBOARD_RECONCILE_MS: intString(10_000, 86_400_000).default(600_000),
   SWITCHBOARD_WEBHOOK_SECRET: secret(16).optional(),
   SWITCHBOARD_INSECURE_WEBHOOKS: flag.default(false),
   SIM_PROVISION_MS: intString(0, 3_600_000).default(1500),
@@ -94,7 +128,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
-const SECRET_VARS = new Set(['SWITCHBOARD_ADMIN_TOKEN', 'SWITCHBOARD_SECRET', 'TWILIO_AUTH_TOKEN', 'SWITCHBOARD_WEBHOOK_SECRET']);
+const SECRET_VARS = new Set(['SWITCHBOARD_ADMIN_TOKEN', 'SWITCHBOARD_SECRET', 'TWILIO_AUTH_TOKEN', 'SWITCHBOARD_WEBHOOK_SECRET', 'TELNYX_API_KEY']);
 
 /** Where the data lives: a SQLite file (or ':memory:'), or a PostgreSQL server. */
 export type DbTarget = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
@@ -109,6 +143,17 @@ export function describeDb(db: DbTarget): string {
   } catch {
     return 'postgres://(unparsable URL)';
   }
+}
+
+/** The number providers configured, from the variables that enable them. */
+export interface ProvidersConfig {
+  readonly twilio: { readonly accountSid: string; readonly authToken: string; readonly apiUrl: string | undefined } | null;
+  readonly telnyx: { readonly apiKey: string; readonly apiUrl: string | undefined; readonly connectionId: string | undefined; readonly publicKey: string | undefined } | null;
+  /** Offered for new purchases (SWITCHBOARD_PROVIDERS; default every configured real provider, else sim). */
+  readonly offered: readonly ProviderName[];
+  readonly defaultName: ProviderName;
+  /** How often provider accounts are compared with the database. */
+  readonly reconcileMs: number;
 }
 
 export interface Config {
@@ -147,6 +192,7 @@ export interface Config {
   /** Where assistants may be: null = anywhere but link-local and cloud metadata. */
   readonly mediaAllowedNetworks: readonly Network[] | null;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly providers: ProvidersConfig;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +226,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const c = parsed.data;
+  const problems: string[] = [];
+  const twilio = c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, apiUrl: c.TWILIO_API_URL } : null;
+  if (c.TWILIO_ACCOUNT_SID && !c.TWILIO_AUTH_TOKEN) problems.push('TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not: the twilio provider needs both');
+  const telnyx = c.TELNYX_API_KEY ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY } : null;
+  const configured: ProviderName[] = [...(twilio ? (['twilio'] as const) : []), ...(telnyx ? (['telnyx'] as const) : [])];
+  const offered: ProviderName[] = c.SWITCHBOARD_PROVIDERS ? (c.SWITCHBOARD_PROVIDERS as ProviderName[]) : configured.length ? configured : ['sim'];
+  for (const name of offered) {
+    if (name === 'twilio' && !twilio) problems.push('SWITCHBOARD_PROVIDERS lists twilio, but TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not both set');
+    if (name === 'telnyx' && !telnyx) problems.push('SWITCHBOARD_PROVIDERS lists telnyx, but TELNYX_API_KEY is not set');
+  }
+  const defaultName = c.SWITCHBOARD_DEFAULT_PROVIDER ?? offered[0]!;
+  if (!offered.includes(defaultName)) problems.push(`SWITCHBOARD_DEFAULT_PROVIDER=${defaultName} is not offered (SWITCHBOARD_PROVIDERS: ${offered.join(', ')})`);
+  if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
@@ -209,5 +268,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     mediaTokenTtlS: c.SWITCHBOARD_MEDIA_TOKEN_TTL_S,
     mediaAllowedNetworks: c.SWITCHBOARD_MEDIA_ALLOWED_NETWORKS ?? null,
     logLevel: c.LOG_LEVEL,
+    providers: Object.freeze({ twilio, telnyx, offered, defaultName, reconcileMs: c.SWITCHBOARD_RECONCILE_MS }),
   });
 }

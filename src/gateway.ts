@@ -8,9 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { GenericAdapter } from './carriers/generic/adapter.js';
-import type { NumberProvider } from './carriers/provider.js';
-import { loadInventoryIfEmpty } from './carriers/sim/inventory-loader.js';
-import { SimProvider } from './carriers/sim/sim-provider.js';
+import type { NumberProvider } from './providers/provider.js';
+import { buildProviders } from './providers/build.js';
+import { Providers } from './providers/registry.js';
+import { loadInventoryIfEmpty } from './providers/sim/inventory-loader.js';
+import { SimProvider } from './providers/sim/sim-provider.js';
 import { TwilioAdapter } from './carriers/twilio/adapter.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -39,8 +41,8 @@ export interface GatewayOptions {
   config: Config;
   clock?: Clock;
   log?: Logger;
-  /** Defaults to the simulated carrier. */
-  provider?: NumberProvider;
+  /** Providers to use instead of the ones the configuration builds (tests); the simulated carrier is built either way. */
+  providers?: NumberProvider[];
   /** Randomness for the simulated carrier's failures (tests). */
   random?: () => number;
   /** Folder of inventory CSVs for the simulated carrier. */
@@ -70,8 +72,8 @@ export interface Gateway {
   /** The open-files limit in force (main logs it), and the per-address connection cap derived from it. */
   readonly fdLimit: FdLimit | null;
   readonly connectionsPerAddress: number;
-  /** The simulated carrier, when it is the provider (tests drive its clock). */
-  readonly sim: SimProvider | null;
+  /** The simulated carrier (tests drive its clock). */
+  readonly sim: SimProvider;
   /**
    * Registers SWITCHBOARD_ADMIN_TOKEN, or generates an admin token if the
    * database has none. Called by main only once listening, so a start that
@@ -107,26 +109,31 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const opened = await openStore(config.db, { now: () => clock.now(), instanceId, log, invalidationTimeoutMs: config.invalidationTimeoutMs });
   const { store } = opened;
 
-  let sim: SimProvider | null = null;
-  const provider =
-    o.provider ??
-    (await (async () => {
-      const inserted = await loadInventoryIfEmpty(opened.sim, o.inventoryDir ?? INVENTORY_DIR);
-      if (inserted) log.info({ numbers: inserted }, 'loaded the simulated carrier inventory');
-      sim = new SimProvider(opened.sim, {
-        provisionMs: config.simProvisionMs,
-        failureRate: config.simFailureRate,
-        clock,
-        onError: (err) => faults.report('provider', err),
-        ...(o.random ? { random: o.random } : {}),
-      });
-      return sim;
-    })());
+  // The simulated carrier is always there (numbers bought from it keep it);
+  // its inventory is loaded only when it is offered.
+  if (config.providers.offered.includes('sim')) {
+    const inserted = await loadInventoryIfEmpty(opened.sim, o.inventoryDir ?? INVENTORY_DIR);
+    if (inserted) log.info({ numbers: inserted }, 'loaded the simulated carrier inventory');
+  }
+  const sim = new SimProvider(opened.sim, {
+    provisionMs: config.simProvisionMs,
+    failureRate: config.simFailureRate,
+    clock,
+    onError: (err) => faults.report('provider', err),
+    ...(o.random ? { random: o.random } : {}),
+  });
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
+  const providers = new Providers(
+    [sim, ...(o.providers ?? buildProviders(config.providers, { publicUrl, log }))],
+    config.providers.offered,
+    config.providers.defaultName,
+  );
 
   const services = createServices({
     store,
     routingStore: opened.routing,
-    provider,
+    providers,
     clock,
     log,
     routingCacheSize: config.routingCacheSize,
@@ -142,8 +149,6 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const tokens = new CallTokens(serverSecret);
 
   const lifecycle = new Lifecycle();
-  let boundPort = config.port;
-  const publicUrl = () => config.publicUrl ?? `http://localhost:${boundPort}`;
   const recorder = new CallRecorder(store.calls);
   const inbound = new InboundRouter(services.routing, recorder, store.calls, lifecycle, clock);
   const twilio = new TwilioAdapter({ authToken: config.twilioAuthToken, publicUrl, tokens });
@@ -172,6 +177,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     { defaultMetrics: o.defaultMetrics ?? true },
   );
   services.setNumberEvents(metrics);
+  services.reconciler.events = metrics;
   services.routing.onPublished = (ms, acknowledged) => metrics.observeInvalidation(ms, acknowledged);
 
   // Failures only, per source address: failed API authentications and failed
@@ -225,6 +231,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
 
   let sweepTimer: NodeJS.Timeout | null = null;
   let sweeping = false;
+  let reconciledAt = -Infinity;
 
   /** One sweep, by whichever process holds the lease (renewed each time; it lapses if the holder dies). */
   const sweep = async () => {
@@ -238,6 +245,11 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       const r = await services.sweeper.sweep();
       await services.routing.pruneChanges(60 * 60_000, Date.now());
       await store.idempotency.prune(clock.now() - 24 * 60 * 60_000);
+      // Provider accounts against the database: at start, then every SWITCHBOARD_RECONCILE_MS.
+      if (Date.now() - reconciledAt >= config.providers.reconcileMs) {
+        reconciledAt = Date.now();
+        await services.reconciler.run().catch((err: unknown) => faults.report('sweep', err));
+      }
       return r;
     } catch (err) {
       faults.report('sweep', err);
@@ -264,15 +276,13 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     instanceId,
     fdLimit,
     connectionsPerAddress,
-    get sim() {
-      return sim;
-    },
+    sim,
     bootstrapAdmin: () => (config.adminToken ? Promise.resolve(null) : services.auth.bootstrapAdmin(undefined)),
     publicUrl,
     sweep,
     async start() {
       await opened.routing.feed.start();
-      await provider.start();
+      for (const p of providers.all()) await p.start();
       // Catches up on what happened while down: purchases left purchasing,
       // trial expiries (run by whichever process holds the sweeper's lease).
       const r = await sweep();
@@ -310,7 +320,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       liveCalls.closeAll(1001, 'gateway shutting down');
       media.close();
       if (sweepTimer) clearInterval(sweepTimer);
-      provider.stop();
+      for (const p of providers.all()) p.stop();
       if (server.listening) {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

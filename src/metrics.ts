@@ -11,6 +11,7 @@ import type { LiveCallRegistry } from './media/registry.js';
 import type { CallRecorder } from './routing/call-recorder.js';
 import type { RoutingTable } from './routing/routing-table.js';
 import type { NumberEvents } from './services/numbers/events.js';
+import type { DriftEvents } from './services/numbers/reconcile.js';
 import type { RoutingFeed } from './services/ports.js';
 import type { Faults } from './faults.js';
 
@@ -34,7 +35,7 @@ function mirror(c: Counter, value: number, labels?: Record<string, string>): voi
   }
 }
 
-export class Metrics implements NumberEvents {
+export class Metrics implements NumberEvents, DriftEvents {
   readonly registry = new Registry();
   readonly calls: Counter<'carrier' | 'decision' | 'reason'>;
   readonly webhookSeconds: Histogram<'carrier' | 'action'>;
@@ -46,6 +47,7 @@ export class Metrics implements NumberEvents {
   readonly rateLimited: Counter<'kind'>;
   readonly connectionsRefused: Counter;
   private readonly invalidationSeconds: Histogram<'acknowledged'>;
+  private readonly driftGauge: Gauge<'provider' | 'kind'>;
 
   constructor(src: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -133,6 +135,12 @@ export class Metrics implements NumberEvents {
     });
     this.trialExpiries = new Counter({ name: 'switchboard_trial_expiries_total', help: 'Trial numbers released at expiry.', registers });
     this.rateLimited = new Counter({ name: 'switchboard_rate_limited_total', help: 'Requests refused with 429.', labelNames: ['kind'], registers });
+    this.driftGauge = new Gauge({
+      name: 'switchboard_provider_drift',
+      help: "Differences the last reconciliation found between a provider's account and the database, by kind.",
+      labelNames: ['provider', 'kind'],
+      registers,
+    });
     this.invalidationSeconds = new Histogram({
       name: 'switchboard_routing_invalidation_seconds',
       help: 'How long a routing write waited for every other live instance to drop the old entry (PostgreSQL); acknowledged="false" when the bound passed first.',
@@ -198,6 +206,9 @@ export class Metrics implements NumberEvents {
   }
   trialExpired(): void {
     this.trialExpiries.inc();
+  }
+  drift(provider: string, kind: string, count: number): void {
+    this.driftGauge.set({ provider, kind }, count);
   }
   observeInvalidation(ms: number, acknowledged: boolean): void {
     this.invalidationSeconds.observe({ acknowledged: String(acknowledged) }, ms / 1000);

@@ -77,6 +77,9 @@ export const phoneNumbers = pgTable(
     assistantId: text('assistant_id').references(() => assistants.id, { onDelete: 'set null' }),
     trial: boolean('trial').notNull(),
     expiresAt: ms('expires_at'),
+    provider: text('provider').notNull().default('sim'),
+    providerNumberId: text('provider_number_id'),
+    imported: boolean('imported').notNull().default(false),
     orderId: text('order_id'),
     failureReason: text('failure_reason'),
     lastUsedAt: ms('last_used_at'),
@@ -173,6 +176,20 @@ export const leases = pgTable('leases', {
   holder: text('holder').notNull(),
   expiresAt: ms('expires_at').notNull(),
 });
+
+export const providerDrift = pgTable(
+  'provider_drift',
+  {
+    provider: text('provider').notNull(),
+    e164: text('e164').notNull(),
+    kind: text('kind', { enum: ['missing_at_provider', 'voice_target_changed', 'unknown_to_gateway'] }).notNull(),
+    phoneNumberId: text('phone_number_id'),
+    teamId: text('team_id'),
+    detail: text('detail'),
+    detectedAt: ms('detected_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.e164, t.kind] })],
+);
 
 export const auditEvents = pgTable(
   'audit_events',

@@ -86,6 +86,12 @@ export const phoneNumbers = sqliteTable(
     assistantId: text('assistant_id').references(() => assistants.id, { onDelete: 'set null' }),
     trial: integer('trial', { mode: 'boolean' }).notNull(),
     expiresAt: integer('expires_at'),
+    /** Where the number comes from: sim, twilio, telnyx. */
+    provider: text('provider').notNull().default('sim'),
+    /** The provider's own id for the number (Twilio's PN sid, Telnyx's phone number id), once it is ours. */
+    providerNumberId: text('provider_number_id'),
+    /** Brought by the operator's account (import), not bought: released, it is detached, not given back. */
+    imported: integer('imported', { mode: 'boolean' }).notNull().default(false),
     orderId: text('order_id'),
     failureReason: text('failure_reason'),
     lastUsedAt: integer('last_used_at'),
@@ -186,6 +192,26 @@ export const leases = sqliteTable('leases', {
   holder: text('holder').notNull(),
   expiresAt: integer('expires_at').notNull(),
 });
+
+/**
+ * What the last reconciliation found different between a provider's account
+ * and the database (replaced on every run): a number released in the
+ * provider's console, a voice URL changed by hand, a number the gateway does
+ * not know. Reported, never acted on.
+ */
+export const providerDrift = sqliteTable(
+  'provider_drift',
+  {
+    provider: text('provider').notNull(),
+    e164: text('e164').notNull(),
+    kind: text('kind', { enum: ['missing_at_provider', 'voice_target_changed', 'unknown_to_gateway'] }).notNull(),
+    phoneNumberId: text('phone_number_id'),
+    teamId: text('team_id'),
+    detail: text('detail'),
+    detectedAt: integer('detected_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.e164, t.kind] })],
+);
 
 /** Who changed which number, and how. */
 export const auditEvents = sqliteTable(

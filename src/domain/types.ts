@@ -34,6 +34,12 @@ export interface PhoneNumber {
   currency: string;
   status: NumberStatus;
   assistantId: string | null;
+  /** The number provider it came from (sim, twilio, telnyx). */
+  provider: string;
+  /** The provider's own id for it (Twilio's PN sid, Telnyx's phone number id), once it is ours. */
+  providerNumberId: string | null;
+  /** Brought from the operator's provider account (import), not bought through Switchboard. */
+  imported: boolean;
   trial: boolean;
   expiresAt: number | null;
   orderId: string | null;

@@ -9,7 +9,9 @@ import { COUNTRIES, isSupportedCountry } from '../domain/phone.js';
 import { PLAN_NAMES } from '../domain/plans.js';
 import type { NumberType, Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
-import { assistantJson, auditEventJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from './views.js';
+import { assistantJson, auditEventJson, driftJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from './views.js';
+import { PROVIDER_NAMES, type ProviderName } from '../providers/provider.js';
+import { requireAdmin as requireAdminHere } from '../services/access.js';
 import { body, id, mediaUrl, name, parse, wellFormed } from './validate.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
@@ -52,7 +54,9 @@ const assignBody = z.strictObject({
 
 const NUMBER_TYPES: Record<string, NumberType> = { local: 'local', 'toll-free': 'toll-free', tollFree: 'toll-free', toll_free: 'toll-free' };
 const digits = (what: string) => z.string({ message: 'must be a string of digits' }).regex(/^\d{1,6}$/, `must be ${what} digits, e.g. "415"`);
+const providerName = z.enum(PROVIDER_NAMES as readonly [ProviderName, ...ProviderName[]], { message: `must be one of ${PROVIDER_NAMES.join(', ')}` });
 const searchBody = z.strictObject({
+  provider: providerName.optional(),
   filters: z.strictObject(
     {
       countryCode: z.string({ message: `is required: one of ${COUNTRIES.join(', ')}` }).transform((c) => c.toUpperCase()),
@@ -73,7 +77,9 @@ const searchBody = z.strictObject({
 const purchaseBody = z.strictObject({
   phoneNumber: z.string({ message: 'is required and must be a string' }).min(1, 'must not be empty').max(64, 'is too long'),
   teamId: id.optional(),
+  provider: providerName.optional(),
 });
+const importBody = purchaseBody;
 const numberPatch = z.strictObject({ status: z.enum(['active', 'suspended'], { message: 'must be "active" or "suspended"' }) });
 const numberQuery = z.object({
   teamId: id.optional(),
@@ -186,7 +192,8 @@ export function apiRouter(s: Services): Router {
 
   // ---------------------------------------------------------- phone numbers
   r.post('/phone-numbers/search', async (req, res) => {
-    const { filters: f } = parse(searchBody, body(req.body));
+    const input = parse(searchBody, body(req.body));
+    const f = input.filters;
     if (!isSupportedCountry(f.countryCode)) {
       throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: "${f.countryCode}" is not supported; use one of ${COUNTRIES.join(', ')}.`);
     }
@@ -198,7 +205,18 @@ export function apiRouter(s: Services): Router {
         ? (['prefix'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to toll-free numbers only (numberType "toll-free"); use areaCode, state or city for local numbers`)
         : (['areaCode', 'state', 'city'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to local numbers only; use prefix (e.g. "800") for toll-free numbers`);
     if (misplaced.length) throw new AppError('INVALID_REQUEST', misplaced.join('; '));
-    const numbers = await s.numbers.search({
+    const provider = s.purchases.offered(input.provider);
+    // And what this provider cannot filter on is refused the same way.
+    const caps = provider.capabilities();
+    if (!caps.countries.includes(f.countryCode)) {
+      throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: the ${provider.name} provider does not sell numbers in ${f.countryCode}; it sells ${caps.countries.join(', ')}.`);
+    }
+    const given = { areaCode: f.areaCode, state: f.state, city: f.city, prefix: f.prefix };
+    const unsupported = Object.entries(given)
+      .filter(([k, v]) => v !== undefined && !caps.filters[numberType].includes(k))
+      .map(([k]) => `filters.${k}: the ${provider.name} provider cannot filter ${numberType} numbers by it; use ${caps.filters[numberType].join(', ') || 'no filter'}`);
+    if (unsupported.length) throw new AppError('INVALID_REQUEST', unsupported.join('; '));
+    const numbers = await s.numbers.search(provider.name, {
       countryCode: f.countryCode,
       numberType,
       areaCode: f.areaCode,
@@ -207,16 +225,37 @@ export function apiRouter(s: Services): Router {
       prefix: f.prefix,
       limit: Math.min(f.limit ?? 20, 20),
     });
-    res.json({ numbers: numbers.map(availableNumberJson) });
+    res.json({ numbers: numbers.map((n) => availableNumberJson(n, provider.name)) });
   });
   // These two paths would otherwise fall through to /phone-numbers/:id.
   r.all('/phone-numbers/search', onlyMethods('POST'));
   r.post('/phone-numbers/purchase', async (req, res) => {
     const p = principal(res);
     const input = parse(purchaseBody, body(req.body));
-    const result = await s.purchases.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId) }, idempotencyKey(req));
+    const result = await s.purchases.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId), provider: input.provider }, idempotencyKey(req));
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     res.status(201).json({ phoneNumber: phoneNumberJson(result.number) });
+  });
+  r.post('/phone-numbers/import', async (req, res) => {
+    const p = principal(res);
+    const input = parse(importBody, body(req.body));
+    const n = await s.purchases.importNumber(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId), provider: input.provider });
+    res.status(201).json({ phoneNumber: phoneNumberJson(n) });
+  });
+  r.all('/phone-numbers/import', onlyMethods('POST'));
+
+  // -------------------------------------------------------------- providers
+  r.get('/providers', (_req, res) => {
+    res.json({
+      providers: s.providers.offered.map((name) => {
+        const caps = s.providers.get(name)!.capabilities();
+        return { name, default: name === s.providers.defaultName, countries: caps.countries, numberTypes: caps.numberTypes, filters: caps.filters, pricing: caps.pricing };
+      }),
+    });
+  });
+  r.get('/providers/drift', async (_req, res) => {
+    requireAdminHere(principal(res), 'see provider drift');
+    res.json({ drift: (await s.reconciler.list()).map(driftJson) });
   });
   const listNumbers = async (req: Request, res: Response) => {
     const q = parse(numberQuery, req.query, 'query');

@@ -59,13 +59,17 @@ export function serveConsole({ dir = CONSOLE_DIR }: ConsoleOptions = {}): Reques
     redirect: false,
     setHeaders: (res) => res.setHeader('Cache-Control', IMMUTABLE),
   });
-  // Read on every request (it is 1 KB): a rebuild replaces the hashed asset names it points to.
+  // Read on every request (it is 1 KB): a rebuild replaces the hashed asset
+  // names it points to. While a rebuild has the file away, the last one read
+  // is served (its assets are still there: the build does not empty the folder).
+  let lastIndex: Buffer | null = null;
   const readIndex = (): Buffer | null => {
     try {
-      return readFileSync(indexPath);
+      lastIndex = readFileSync(indexPath);
     } catch {
-      return null;
+      /* not built, or being rebuilt */
     }
+    return lastIndex;
   };
 
   return (req: Request, res: Response, next: NextFunction) => {

@@ -5,7 +5,7 @@
  */
 import type { AvailableNumber, Call, PhoneNumber } from '../domain/types.js';
 import type { AssistantWithNumbers } from '../services/assistants.js';
-import type { AuditEvent, TokenRow } from '../services/ports.js';
+import type { AuditEvent, Drift, TokenRow } from '../services/ports.js';
 import type { TeamSummary } from '../services/teams.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -30,8 +30,9 @@ export const assistantJson = (a: AssistantWithNumbers) => ({
   updatedAt: iso(a.updatedAt),
 });
 
-export const availableNumberJson = (n: AvailableNumber) => ({
+export const availableNumberJson = (n: AvailableNumber, provider: string) => ({
   phoneNumber: n.e164,
+  provider,
   countryCode: n.countryCode,
   numberType: n.numberType,
   city: n.city,
@@ -50,6 +51,9 @@ export const phoneNumberJson = (n: PhoneNumber) => ({
   monthlyCost: { amount: n.monthlyCost, currency: n.currency },
   status: n.status,
   assistantId: n.assistantId,
+  provider: n.provider,
+  providerNumberId: n.providerNumberId,
+  imported: n.imported,
   trial: n.trial,
   expiresAt: iso(n.expiresAt),
   createdAt: iso(n.createdAt),
@@ -98,4 +102,14 @@ export const tokenJson = (t: TokenRow) => ({
   createdAt: iso(t.createdAt),
   lastUsedAt: iso(t.lastUsedAt),
   expiresAt: iso(t.expiresAt),
+});
+
+export const driftJson = (d: Drift) => ({
+  provider: d.provider,
+  phoneNumber: d.e164,
+  kind: d.kind,
+  phoneNumberId: d.phoneNumberId,
+  teamId: d.teamId,
+  detail: d.detail,
+  detectedAt: iso(d.detectedAt),
 });

@@ -4,7 +4,7 @@
  * alone: services change routing only through routing.mutate().
  */
 import type { Logger } from 'pino';
-import type { NumberProvider } from '../carriers/provider.js';
+import type { ProviderSet } from '../providers/provider.js';
 import type { Clock } from '../clock.js';
 import type { Faults } from '../faults.js';
 import { RoutingTable } from '../routing/routing-table.js';
@@ -19,6 +19,7 @@ import { NumberService } from './numbers/lifecycle.js';
 import { ProvisioningService } from './numbers/provisioning.js';
 import { PurchaseService } from './numbers/purchase.js';
 import { Sweeper } from './numbers/sweeper.js';
+import { Reconciler } from './numbers/reconcile.js';
 import type { RoutingStore, Store } from './ports.js';
 import { TeamService } from './teams.js';
 import { TokenService } from './tokens.js';
@@ -26,7 +27,7 @@ import { TokenService } from './tokens.js';
 export interface ServiceOptions {
   store: Store;
   routingStore: RoutingStore;
-  provider: NumberProvider;
+  providers: ProviderSet;
   clock: Clock;
   log: Logger;
   routingCacheSize: number;
@@ -42,14 +43,15 @@ export function createServices(o: ServiceOptions) {
   const tokens = new TokenService(o.store, auth, teams, o.clock);
   const assistants = new AssistantService(o.store, teams, routing, o.clock);
   const assignment = new AssignmentService(teams, routing, o.clock);
-  const provisioning = new ProvisioningService(o.store, routing, o.provider, o.clock, log, o.provisionTimeoutMs);
-  const purchases = new PurchaseService(o.store, teams, routing, o.provider, provisioning, o.clock);
-  const numbers = new NumberService(o.store, teams, routing, o.provider, o.clock, log);
-  const sweeper = new Sweeper(o.store, routing, o.provider, provisioning, o.clock, log);
+  const provisioning = new ProvisioningService(o.store, routing, o.providers, o.clock, log, o.provisionTimeoutMs);
+  const purchases = new PurchaseService(o.store, teams, routing, o.providers, provisioning, o.clock);
+  const numbers = new NumberService(o.store, teams, routing, o.providers, o.clock, log);
+  const sweeper = new Sweeper(o.store, routing, o.providers, provisioning, o.clock, log);
   const audit = new AuditService(o.store, teams);
   const calls = new CallService(o.store, teams, o.clock);
   const callerId = new CallerIdService(o.store, assistants, o.clock);
-  o.provider.onOrderUpdate((u) => o.faults.run('provider', () => provisioning.applyOrderUpdate(u)));
+  const reconciler = new Reconciler(o.store, o.providers, o.clock, log);
+  for (const provider of o.providers.all()) provider.onOrderUpdate((u) => o.faults.run('provider', () => provisioning.applyOrderUpdate(u)));
   return {
     routing,
     auth,
@@ -64,6 +66,8 @@ export function createServices(o: ServiceOptions) {
     audit,
     calls,
     callerId,
+    reconciler,
+    providers: o.providers,
     /** Points every part of the number lifecycle at one listener (the metrics). */
     setNumberEvents(events: NumberEvents): void {
       purchases.events = events;

@@ -63,7 +63,9 @@ export type AuditAction =
   | 'number.expire'
   | 'team.plan_change'
   | 'token.create'
-  | 'token.revoke';
+  | 'token.revoke'
+  | 'number.import'
+  | 'number.drift';
 
 export interface AuditEvent {
   id: string;
@@ -105,7 +107,7 @@ export interface StoredResponse {
 }
 
 /** Fields of a number that may change without changing how it routes. */
-export type NumberQuietPatch = Partial<Pick<PhoneNumber, 'orderId' | 'lastUsedAt' | 'updatedAt' | 'failureReason'>>;
+export type NumberQuietPatch = Partial<Pick<PhoneNumber, 'orderId' | 'lastUsedAt' | 'updatedAt' | 'failureReason' | 'providerNumberId'>>;
 
 // ---------------------------------------------------------------- repositories
 
@@ -161,6 +163,8 @@ export interface NumberRepo {
   callerIdCandidates(assistantId: string, now: number): Promise<PhoneNumber[]>;
   /** Changes fields that do not affect routing. */
   patchQuiet(id: string, patch: NumberQuietPatch): Promise<void>;
+  /** The held numbers of one provider (reconciliation). */
+  heldByProvider(provider: string): Promise<PhoneNumber[]>;
 }
 
 export interface CallRepo {
@@ -179,6 +183,8 @@ export interface CallRepo {
 export interface IdempotencyRepo {
   get(scope: string, key: string): Promise<StoredResponse | undefined>;
   insert(scope: string, key: string, r: StoredResponse, now: number): Promise<void>;
+  /** Forgets a stored answer (its purchase failed after all: a retry must run again). */
+  delete(scope: string, key: string): Promise<void>;
   prune(olderThan: number): Promise<number>;
 }
 
@@ -193,6 +199,25 @@ export interface MetaRepo {
   setIfAbsent(key: string, value: string): Promise<string>;
 }
 
+export type DriftKind = 'missing_at_provider' | 'voice_target_changed' | 'unknown_to_gateway';
+
+/** One difference between a provider's account and the database. */
+export interface Drift {
+  provider: string;
+  e164: string;
+  kind: DriftKind;
+  phoneNumberId: string | null;
+  teamId: string | null;
+  detail: string | null;
+  detectedAt: number;
+}
+
+export interface DriftRepo {
+  /** Replaces what was found for this provider with this run's findings; returns the ones not seen before. */
+  replace(provider: string, found: readonly Drift[]): Promise<Drift[]>;
+  list(): Promise<Drift[]>;
+}
+
 export interface Repos {
   readonly teams: TeamRepo;
   readonly tokens: TokenRepo;
@@ -202,6 +227,7 @@ export interface Repos {
   readonly idempotency: IdempotencyRepo;
   readonly audit: AuditRepo;
   readonly meta: MetaRepo;
+  readonly drift: DriftRepo;
 }
 
 // ---------------------------------------------------------------- routing writes

@@ -62,7 +62,7 @@ describe('countryCode', () => {
       expect(parsed?.number).toBe(n.phoneNumber);
       expect(n.countryCode).toBe(country);
       expect(n.numberType).toBe('local');
-      expect(Object.keys(n).sort()).toEqual(['city', 'countryCode', 'monthlyCost', 'numberType', 'phoneNumber', 'state']);
+      expect(Object.keys(n).sort()).toEqual(['city', 'countryCode', 'monthlyCost', 'numberType', 'phoneNumber', 'provider', 'state']);
       expect(Number.isInteger(n.monthlyCost.amount)).toBe(true);
       expect(n.monthlyCost.amount).toBeGreaterThan(0);
       expect(n.monthlyCost.currency).toMatch(/^[A-Z]{3}$/);

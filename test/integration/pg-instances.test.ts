@@ -293,7 +293,7 @@ describe('the check that can fail: without the feed, instances misroute', () => 
     await rt1.mutate(async (tx, touch) => {
       await tx.routingWrites.insertNumber({
         id: 'n', e164, teamId: 't', countryCode: 'US', numberType: 'local', areaCode: '415', city: null, region: null, monthlyCost: 115, currency: 'USD',
-        status: 'active', assistantId: 'A', trial: false, expiresAt: null, orderId: null, failureReason: null, lastUsedAt: null, createdAt: t, activatedAt: t, releasedAt: null, updatedAt: t,
+        status: 'active', assistantId: 'A', provider: 'sim', providerNumberId: null, imported: false, trial: false, expiresAt: null, orderId: null, failureReason: null, lastUsedAt: null, createdAt: t, activatedAt: t, releasedAt: null, updatedAt: t,
       });
       touch(e164);
     });

@@ -59,6 +59,7 @@ async function freshCall(c: Ctx): Promise<string> {
 const PUBLIC = { none: 200, unknown: 200, otherTeam: 200, ownTeam: 200, admin: 200 };
 const TEAM_READ = { none: 401, unknown: 401, otherTeam: 404, ownTeam: 200, admin: 200 };
 const ANY_TOKEN_READ = { none: 401, unknown: 401, otherTeam: 200, ownTeam: 200, admin: 200 };
+const TEAM_READ_404 = { none: 401, unknown: 401, otherTeam: 404, ownTeam: 404, admin: 404 };
 const ADMIN_ONLY = (ok: number) => ({ none: 401, unknown: 401, otherTeam: 403, ownTeam: 403, admin: ok });
 
 const TABLE: Row[] = [
@@ -111,6 +112,15 @@ const TABLE: Row[] = [
   },
 
   // Phone numbers.
+  { method: 'GET', route: '/api/providers', build: async () => ({ path: '/api/providers' }), expect: ANY_TOKEN_READ },
+  { method: 'GET', route: '/api/providers/drift', build: async () => ({ path: '/api/providers/drift' }), expect: ADMIN_ONLY(200) },
+  {
+    method: 'POST',
+    route: '/api/phone-numbers/import',
+    // The simulated carrier has no account numbers: a caller allowed to import gets the provider's 404.
+    build: async (c) => ({ path: '/api/phone-numbers/import', body: { phoneNumber: '+14155550123', teamId: c.a.id } }),
+    expect: TEAM_READ_404,
+  },
   { method: 'POST', route: '/api/phone-numbers/search', build: async () => ({ path: '/api/phone-numbers/search', body: { filters: { countryCode: 'US', limit: 1 } } }), expect: ANY_TOKEN_READ },
   {
     method: 'POST',

@@ -4,7 +4,7 @@
  * RoutingTable.mutate, so it takes effect before the API answers.
  */
 import type { Logger } from 'pino';
-import type { NumberProvider, SearchFilters } from '../../carriers/provider.js';
+import type { ProviderSet, SearchFilters } from '../../providers/provider.js';
 import type { Clock } from '../../clock.js';
 import { AppError, notFound } from '../../errors.js';
 import type { AvailableNumber, NumberStatus, PhoneNumber, Principal } from '../../domain/types.js';
@@ -13,6 +13,7 @@ import { assertTeamAccess, listScope, requireAdmin } from '../access.js';
 import type { Store } from '../ports.js';
 import type { TeamService } from '../teams.js';
 import { auditNumber } from './audit-writer.js';
+import { asAppError } from './provider-errors.js';
 
 export const suspendedError = (n: PhoneNumber) =>
   new AppError(
@@ -25,13 +26,18 @@ export class NumberService {
     private readonly store: Store,
     private readonly teams: TeamService,
     private readonly routing: RoutingTable,
-    private readonly provider: NumberProvider,
+    private readonly providers: ProviderSet,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
 
-  search(filters: SearchFilters): Promise<AvailableNumber[]> {
-    return this.provider.search(filters);
+  /** Searches one provider's inventory; `provider` is offered (PurchaseService.offered checked it). */
+  async search(provider: string, filters: SearchFilters): Promise<AvailableNumber[]> {
+    try {
+      return await this.providers.get(provider)!.search(filters);
+    } catch (err) {
+      throw asAppError(err);
+    }
   }
 
   async get(p: Principal, id: string): Promise<PhoneNumber> {
@@ -68,7 +74,12 @@ export class NumberService {
       await auditNumber(tx, p, 'number.release', n, n.assistantId ? { assistantId: n.assistantId } : null, now);
       return { number: (await tx.numbers.get(n.id))!, changed: true };
     });
-    if (changed) await this.provider.release(number.e164, number.orderId).catch((err: unknown) => this.log.warn({ err }, 'release at carrier'));
+    if (changed && !number.imported) {
+      // An imported number stays the operator's: detached here, never given back.
+      await (this.providers.get(number.provider)?.release(number.e164, number.orderId, number.providerNumberId) ?? Promise.resolve()).catch((err: unknown) =>
+        this.log.warn({ err }, 'release at the provider'),
+      );
+    }
     return number;
   }
 

@@ -5,7 +5,7 @@
  * confirmed within the deadline, and recover() settles what a crash left.
  */
 import type { Logger } from 'pino';
-import type { NumberProvider } from '../../carriers/provider.js';
+import { ProviderError, type NumberProvider, type ProviderSet } from '../../providers/provider.js';
 import type { Clock } from '../../clock.js';
 import type { PhoneNumber } from '../../domain/types.js';
 import type { RoutingTable } from '../../routing/routing-table.js';
@@ -22,45 +22,66 @@ export class ProvisioningService {
   constructor(
     private readonly store: Store,
     private readonly routing: RoutingTable,
-    private readonly provider: NumberProvider,
+    private readonly providers: ProviderSet,
     private readonly clock: Clock,
     private readonly log: Logger,
     /** An order unconfirmed this long after purchase fails (api.md: 60 s). */
     readonly provisionTimeoutMs = 60_000,
   ) {}
 
-  /** Places the carrier order for a number we now hold as `purchasing`. */
-  async order(n: PhoneNumber): Promise<void> {
+  /** The provider a number came from. */
+  providerOf(n: { provider: string }): NumberProvider {
+    const p = this.providers.get(n.provider);
+    if (!p) throw new Error(`number provider ${n.provider} is not configured any more`);
+    return p;
+  }
+
+  /**
+   * Places the provider order for a number we now hold as `purchasing`.
+   * Resolves when the order is placed (active at once, pending, or unknown);
+   * throws the ProviderError when the provider refused it, after the number
+   * has been failed (it is not held any more) and `onRefused` has run.
+   */
+  async order(n: PhoneNumber, onRefused: () => Promise<void>): Promise<void> {
+    const provider = this.providerOf(n);
+    let placed;
     try {
-      const { orderId } = await this.provider.placeOrder({
-        e164: n.e164,
-        countryCode: n.countryCode,
-        numberType: n.numberType,
-        areaCode: n.areaCode,
-        city: n.city,
-        region: n.region,
-        monthlyCost: n.monthlyCost,
-        currency: n.currency,
-      });
-      // The order's result may already have been applied (a fast carrier);
-      // only fill in the order id where it is still missing.
-      const now = await this.store.numbers.get(n.id);
-      if (now && now.orderId === null) await this.store.numbers.patchQuiet(n.id, { orderId });
-      if (now && now.status !== 'purchasing' && now.status !== 'active') await this.provider.release(n.e164, orderId);
+      placed = await provider.placeOrder(
+        { e164: n.e164, countryCode: n.countryCode, numberType: n.numberType, areaCode: n.areaCode, city: n.city, region: n.region, monthlyCost: n.monthlyCost, currency: n.currency },
+        n.id,
+      );
     } catch (err) {
-      this.log.warn({ err, numberId: n.id }, 'carrier refused the order');
-      await this.fail(n.id, 'order_failed', null);
+      const reason = err instanceof ProviderError ? `provider_${err.kind}` : 'order_failed';
+      this.log.warn({ err: err instanceof Error ? err.message : String(err), numberId: n.id, provider: provider.name }, 'provider refused the order');
+      await this.fail(n.id, reason, null, { release: false });
+      await onRefused();
+      throw err;
     }
+    if (placed.outcome === 'active') {
+      await this.applyOrderUpdate({ orderId: placed.orderId, e164: n.e164, status: 'active', providerNumberId: placed.providerNumberId });
+      return;
+    }
+    // The order's result may already have been applied (a fast carrier):
+    // only fill in the order id where it is still missing.
+    const now = await this.store.numbers.get(n.id);
+    if (now && now.orderId === null) await this.store.numbers.patchQuiet(n.id, { orderId: placed.orderId });
+    if (now && now.status !== 'purchasing' && now.status !== 'active') await provider.release(n.e164, placed.orderId, null);
   }
 
   /** A carrier's order result (its webhook, or the simulator's timer). */
-  async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string }): Promise<void> {
+  async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string; providerNumberId?: string | undefined }): Promise<void> {
     const now = this.clock.now();
     const applied = await this.routing.mutate(async (tx, touch) => {
       const n = await tx.numbers.heldByE164(u.e164);
       if (!n || n.status !== 'purchasing' || (n.orderId !== null && n.orderId !== u.orderId)) return null;
       if (u.status === 'active') {
-        await tx.routingWrites.transitionNumber(n.id, ['purchasing'], { status: 'active', orderId: u.orderId, activatedAt: now, updatedAt: now });
+        await tx.routingWrites.transitionNumber(n.id, ['purchasing'], {
+          status: 'active',
+          orderId: u.orderId,
+          providerNumberId: u.providerNumberId ?? n.providerNumberId,
+          activatedAt: now,
+          updatedAt: now,
+        });
         await auditNumber(tx, 'system', 'number.activate', n, null, now);
       } else {
         const reason = u.reason ?? 'order_failed';
@@ -73,7 +94,9 @@ export class ProvisioningService {
     if (!applied && u.status === 'active') {
       // We no longer want this number (timed out, or a stale order): give it back.
       this.log.info({ orderId: u.orderId }, 'carrier confirmed an order nobody waits for; releasing it');
-      await this.provider.release(u.e164, u.orderId);
+      const owner = (await this.store.numbers.list({ status: 'error' })).find((x) => x.orderId === u.orderId) ?? null;
+      const provider = owner ? this.providerOf(owner) : this.providers.all().find((p) => p.name === this.providers.defaultName)!;
+      await provider.release(u.e164, u.orderId, u.providerNumberId ?? null);
     } else if (applied) {
       const result = u.status === 'active' ? 'active' : 'error';
       this.events.provisioned(result, now - applied.createdAt);
@@ -81,8 +104,8 @@ export class ProvisioningService {
     }
   }
 
-  /** Marks a purchasing number as failed and gives it back to the carrier. */
-  async fail(numberId: string, reason: string, orderId: string | null): Promise<void> {
+  /** Marks a purchasing number as failed and (unless told not to) gives it back to the carrier. */
+  async fail(numberId: string, reason: string, orderId: string | null, o: { release?: boolean } = {}): Promise<void> {
     const now = this.clock.now();
     const n = await this.routing.mutate(async (tx, touch) => {
       const n = await tx.numbers.get(numberId);
@@ -94,7 +117,11 @@ export class ProvisioningService {
     if (n) {
       this.events.provisioned('error', now - n.createdAt);
       this.log.warn({ numberId, reason }, 'number purchase failed');
-      await this.provider.release(n.e164, orderId ?? n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after failure'));
+      if (o.release !== false) {
+        await this.providerOf(n)
+          .release(n.e164, orderId ?? n.orderId, n.providerNumberId)
+          .catch((err: unknown) => this.log.warn({ err }, 'release after failure'));
+      }
     }
   }
 
@@ -109,6 +136,7 @@ export class ProvisioningService {
     let timedOut = 0;
     const now = this.clock.now();
     const deadline = now - this.provisionTimeoutMs;
+    const pending = new Map<NumberProvider, Array<{ orderId: string; e164: string }>>();
     for (const n of await this.store.numbers.purchasing()) {
       if (!n.orderId) {
         // No order id: the process that bought it died before (or while)
@@ -131,17 +159,23 @@ export class ProvisioningService {
         timedOut++;
         continue;
       }
-      const status = await this.provider.getOrder(n.orderId);
-      if (status === 'active' || status === 'failed') {
-        await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status, reason: 'carrier_rejected' });
-        settled++;
-      } else if (status === 'unknown') {
-        await this.fail(n.id, 'order_lost', n.orderId);
+      const provider = this.providerOf(n);
+      const order = await provider.getOrder(n.orderId, n.e164).catch((err: unknown) => {
+        // The provider cannot say now: ask again next sweep (the deadline still holds).
+        this.log.warn({ err: err instanceof Error ? err.message : String(err), numberId: n.id }, 'provider order status unavailable');
+        return { status: 'pending' as const };
+      });
+      if (order.status === 'active' || order.status === 'failed') {
+        await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status: order.status, reason: order.reason ?? 'carrier_rejected', providerNumberId: order.providerNumberId });
         settled++;
       } else {
+        // pending, or unknown (the provider cannot tell yet): ask again on the next sweep; the deadline still holds.
+        pending.get(provider)?.push({ orderId: n.orderId, e164: n.e164 }) ?? pending.set(provider, [{ orderId: n.orderId, e164: n.e164 }]);
         resumed++;
       }
     }
+    // Providers that poll (Telnyx) follow the orders still pending, whoever placed them.
+    for (const [provider, orders] of pending) provider.resume?.(orders);
     return { resumed, settled, timedOut };
   }
 }

@@ -6,7 +6,7 @@
  * never release one trial twice.
  */
 import type { Logger } from 'pino';
-import type { NumberProvider } from '../../carriers/provider.js';
+import type { ProviderSet } from '../../providers/provider.js';
 import type { Clock } from '../../clock.js';
 import type { RoutingTable } from '../../routing/routing-table.js';
 import type { Store } from '../ports.js';
@@ -20,7 +20,7 @@ export class Sweeper {
   constructor(
     private readonly store: Store,
     private readonly routing: RoutingTable,
-    private readonly provider: NumberProvider,
+    private readonly providers: ProviderSet,
     private readonly provisioning: ProvisioningService,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -46,7 +46,11 @@ export class Sweeper {
       if (done) {
         expired++;
         this.events.trialExpired();
-        await this.provider.release(n.e164, n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after expiry'));
+        if (!n.imported) {
+          await (this.providers.get(n.provider)?.release(n.e164, n.orderId, n.providerNumberId) ?? Promise.resolve()).catch((err: unknown) =>
+            this.log.warn({ err }, 'release after expiry'),
+          );
+        }
       }
     }
     let timedOut = recovered.timedOut;

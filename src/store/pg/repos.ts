@@ -15,6 +15,9 @@ import type {
   Before,
   CallListFilter,
   CallRepo,
+  Drift,
+  DriftKind,
+  DriftRepo,
   IdempotencyRepo,
   MetaRepo,
   NumberListFilter,
@@ -30,7 +33,7 @@ import type {
 import { UniqueViolation } from '../../services/ports.js';
 import { mapError, schema, type PgDb } from './client.js';
 
-const { apiTokens, assistants, auditEvents, calls, idempotencyKeys, meta, phoneNumbers, teams } = schema;
+const { apiTokens, assistants, auditEvents, calls, idempotencyKeys, meta, phoneNumbers, providerDrift, teams } = schema;
 
 /** A drizzle handle: the pool's database or a transaction on one connection. */
 export type Q = Pick<PgDb, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'execute'>;
@@ -199,6 +202,9 @@ class Numbers implements NumberRepo {
   async patchQuiet(id: string, patch: NumberQuietPatch) {
     await q(this.db.update(phoneNumbers).set(patch).where(eq(phoneNumbers.id, id)));
   }
+  heldByProvider(provider: string) {
+    return this.select(and(eq(phoneNumbers.provider, provider), inArray(phoneNumbers.status, [...HELD_STATUSES])));
+  }
 }
 
 /** The calls columns, aliased to the domain's names (raw SQL on the hot paths). */
@@ -286,6 +292,28 @@ class Idempotency implements IdempotencyRepo {
   async prune(olderThan: number) {
     return (await q(this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, olderThan)).returning({ k: idempotencyKeys.key }))).length;
   }
+  async delete(scope: string, key: string) {
+    await q(this.db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key))));
+  }
+}
+
+class DriftFindings implements DriftRepo {
+  constructor(private readonly db: Q) {}
+  async replace(provider: string, found: readonly Drift[]) {
+    // Runs in the caller's transaction when given one; on the pool, two
+    // statements (a reconciliation runs in the sweeper's leader only).
+    const before = new Set(
+      (await q(this.db.select({ e164: providerDrift.e164, kind: providerDrift.kind }).from(providerDrift).where(eq(providerDrift.provider, provider)))).map(
+        (d) => `${d.e164}|${d.kind}`,
+      ),
+    );
+    await q(this.db.delete(providerDrift).where(eq(providerDrift.provider, provider)));
+    if (found.length) await q(this.db.insert(providerDrift).values([...found]));
+    return found.filter((d) => !before.has(`${d.e164}|${d.kind}`));
+  }
+  async list() {
+    return (await q(this.db.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164))).map((d) => ({ ...d, kind: d.kind as DriftKind }));
+  }
 }
 
 class Audit implements AuditRepo {
@@ -330,6 +358,7 @@ export function pgRepos(db: Q): Repos {
     idempotency: new Idempotency(db),
     audit: new Audit(db),
     meta: new Meta(db),
+    drift: new DriftFindings(db),
   };
 }
 

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { apiTokens, assistants, auditEvents, calls, idempotencyKeys, meta, phoneNumbers, teams } from '../../../db/sqlite/schema.js';
+import { apiTokens, assistants, auditEvents, calls, idempotencyKeys, meta, phoneNumbers, providerDrift, teams } from '../../../db/sqlite/schema.js';
 import { HELD_STATUSES } from '../../domain/plans.js';
 import type { Assistant, Call, PhoneNumber, Team } from '../../domain/types.js';
 import {
@@ -23,6 +23,9 @@ import {
   type Before,
   type CallListFilter,
   type CallRepo,
+  type Drift,
+  type DriftKind,
+  type DriftRepo,
   type IdempotencyRepo,
   type MetaRepo,
   type NumberListFilter,
@@ -268,6 +271,11 @@ class Numbers implements NumberRepo {
   patchQuiet(id: string, patch: NumberQuietPatch) {
     return write(this.c, () => void this.c.w.update(phoneNumbers).set(patch).where(eq(phoneNumbers.id, id)).run());
   }
+  heldByProvider(provider: string) {
+    return read(
+      () => this.c.r.select().from(phoneNumbers).where(and(eq(phoneNumbers.provider, provider), inArray(phoneNumbers.status, [...HELD_STATUSES]))).all() as PhoneNumber[],
+    );
+  }
 }
 
 // ------------------------------------------------------------------ calls
@@ -371,6 +379,35 @@ class Idempotency implements IdempotencyRepo {
   prune(olderThan: number) {
     return write(this.c, () => this.c.w.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, olderThan)).run().changes);
   }
+  delete(scope: string, key: string) {
+    return write(this.c, () => void this.c.w.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key))).run());
+  }
+}
+
+class DriftFindings implements DriftRepo {
+  constructor(private readonly c: Conn) {}
+  replace(provider: string, found: readonly Drift[]) {
+    return write(this.c, () =>
+      this.c.w.$client
+        .transaction(() => {
+          const before = new Set(
+            this.c.w
+              .select({ e164: providerDrift.e164, kind: providerDrift.kind })
+              .from(providerDrift)
+              .where(eq(providerDrift.provider, provider))
+              .all()
+              .map((d) => `${d.e164}|${d.kind}`),
+          );
+          this.c.w.delete(providerDrift).where(eq(providerDrift.provider, provider)).run();
+          if (found.length) this.c.w.insert(providerDrift).values([...found]).run();
+          return found.filter((d) => !before.has(`${d.e164}|${d.kind}`));
+        })
+        .immediate(),
+    );
+  }
+  list() {
+    return read(() => this.c.r.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164).all().map((d) => ({ ...d, kind: d.kind as DriftKind })));
+  }
 }
 
 class Audit implements AuditRepo {
@@ -420,6 +457,7 @@ export function sqliteRepos(c: Conn): Repos {
     idempotency: new Idempotency(c),
     audit: new Audit(c),
     meta: new Meta(c),
+    drift: new DriftFindings(c),
   };
 }
 

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import type { TestProject } from 'vitest/node';
-import { loadInventoryIfEmpty } from '../../../src/carriers/sim/inventory-loader.js';
+import { loadInventoryIfEmpty } from '../../../src/providers/sim/inventory-loader.js';
 import { INVENTORY_DIR } from '../../../src/paths.js';
 import { openPgStore } from '../../../src/store/pg/index.js';
 import { PG_TEMPLATE } from '../../helpers/db.js';

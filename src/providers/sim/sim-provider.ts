@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { AvailableNumber } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
-import type { NumberProvider, OrderStatus, OrderUpdate, SearchFilters } from '../provider.js';
+import { COUNTRIES } from '../../domain/phone.js';
+import { ProviderError, type NumberProvider, type OrderStatus, type OrderUpdate, type PlacedOrder, type ProviderCapabilities, type SearchFilters } from '../provider.js';
 
 export interface SimProviderOptions {
   provisionMs: number;
@@ -25,7 +26,7 @@ export interface SimProviderOptions {
 }
 
 export class SimProvider implements NumberProvider {
-  readonly name = 'sim';
+  readonly name = 'sim' as const;
   private readonly listeners: Array<(u: OrderUpdate) => void> = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -38,6 +39,15 @@ export class SimProvider implements NumberProvider {
     private readonly opts: SimProviderOptions,
   ) {
     this.random = opts.random ?? Math.random;
+  }
+
+  capabilities(): ProviderCapabilities {
+    return {
+      countries: COUNTRIES,
+      numberTypes: ['local', 'toll-free'],
+      filters: { local: ['areaCode', 'state', 'city'], 'toll-free': ['prefix'] },
+      pricing: 'per-number',
+    };
   }
 
   async search(f: SearchFilters): Promise<AvailableNumber[]> {
@@ -64,19 +74,25 @@ export class SimProvider implements NumberProvider {
     return (await this.db.quote(e164)) ?? null;
   }
 
-  async placeOrder(number: AvailableNumber): Promise<{ orderId: string }> {
+  async placeOrder(number: AvailableNumber): Promise<PlacedOrder> {
     const id = `SO${randomUUID().replaceAll('-', '')}`;
     const now = this.opts.clock.now();
     const outcome = this.random() < this.opts.failureRate ? 'failed' : 'active';
     const readyAt = now + this.opts.provisionMs;
     if (!(await this.db.placeOrder({ id, e164: number.e164, outcome, readyAt, createdAt: now }))) {
-      throw new Error(`sim carrier: ${number.e164} is not available`);
+      throw new ProviderError('sim', 'unavailable', `${number.e164} is no longer available at the simulated carrier.`);
     }
     this.arm(id, readyAt);
-    return { orderId: id };
+    return { outcome: 'pending', orderId: id };
   }
 
-  async getOrder(orderId: string): Promise<OrderStatus> {
+  async getOrder(orderId: string): Promise<{ status: OrderStatus; providerNumberId?: string; reason?: string }> {
+    const status = await this.orderStatus(orderId);
+    if (status === 'unknown') return { status: 'failed', reason: 'order_lost' }; // no such order: it never happened
+    return status === 'active' ? { status, providerNumberId: orderId } : { status };
+  }
+
+  private async orderStatus(orderId: string): Promise<OrderStatus> {
     let status = await this.db.orderStatus(orderId);
     if (!status) return 'unknown';
     if (status === 'pending' && (await this.db.dueOrders(this.opts.clock.now())).includes(orderId)) {
@@ -89,13 +105,26 @@ export class SimProvider implements NumberProvider {
     return status === 'released' ? 'failed' : (status ?? 'unknown');
   }
 
-  async release(e164: string, orderId: string | null): Promise<void> {
+  async release(e164: string, orderId: string | null, _providerNumberId?: string | null): Promise<void> {
     // We lost the order id (crashed between ordering and saving it): the
     // hold on this number, if any, is ours; find its order.
     const id = orderId ?? (await this.db.holder(e164));
     if (!id) return;
     await this.db.releaseOrder(id, e164);
     this.disarm(id);
+  }
+
+  async importNumber(e164: string): Promise<{ number: AvailableNumber; providerNumberId: string }> {
+    throw new ProviderError('sim', 'not_found', `The simulated carrier has no account numbers to import (${e164}); buy one instead.`);
+  }
+
+  /** The simulator keeps no account of its own beyond its orders: nothing to reconcile. */
+  async owned(): Promise<null> {
+    return null;
+  }
+
+  expectedVoiceTarget(): null {
+    return null;
   }
 
   onOrderUpdate(listener: (u: OrderUpdate) => void): void {
@@ -126,7 +155,9 @@ export class SimProvider implements NumberProvider {
     const done = await this.db.completeOrder(orderId);
     if (!done) return;
     const update: OrderUpdate =
-      done.outcome === 'failed' ? { orderId, e164: done.e164, status: 'failed', reason: 'carrier_rejected' } : { orderId, e164: done.e164, status: 'active' };
+      done.outcome === 'failed'
+        ? { orderId, e164: done.e164, status: 'failed', reason: 'carrier_rejected' }
+        : { orderId, e164: done.e164, status: 'active', providerNumberId: orderId };
     for (const l of this.listeners) l(update);
   }
 

@@ -1,0 +1,21 @@
+/**
+ * Builds the real number providers the configuration enables (Twilio,
+ * Telnyx). The simulated carrier needs the database and is built by the
+ * gateway itself.
+ */
+import type { Logger } from 'pino';
+import type { ProvidersConfig } from '../config.js';
+import type { NumberProvider } from './provider.js';
+
+export interface ProviderDeps {
+  /** The gateway's public base URL (voice URLs point here). */
+  publicUrl: () => string;
+  log: Logger;
+}
+
+export function buildProviders(config: ProvidersConfig, _deps: ProviderDeps): NumberProvider[] {
+  const out: NumberProvider[] = [];
+  if (config.twilio) throw new Error('the twilio provider is not in this build yet');
+  if (config.telnyx) throw new Error('the telnyx provider is not in this build yet');
+  return out;
+}
