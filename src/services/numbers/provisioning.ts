@@ -170,7 +170,9 @@ export class ProvisioningService {
         settled++;
       } else {
         // pending, or unknown (the provider cannot tell yet): ask again on the next sweep; the deadline still holds.
-        pending.get(provider)?.push({ orderId: n.orderId, e164: n.e164 }) ?? pending.set(provider, [{ orderId: n.orderId, e164: n.e164 }]);
+        const list = pending.get(provider) ?? [];
+        list.push({ orderId: n.orderId, e164: n.e164 });
+        pending.set(provider, list);
         resumed++;
       }
     }

@@ -312,7 +312,7 @@ class DriftFindings implements DriftRepo {
     return found.filter((d) => !before.has(`${d.e164}|${d.kind}`));
   }
   async list() {
-    return (await q(this.db.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164))).map((d) => ({ ...d, kind: d.kind as DriftKind }));
+    return (await q(this.db.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164))).map((d) => ({ ...d, kind: d.kind }));
   }
 }
 

@@ -406,7 +406,7 @@ class DriftFindings implements DriftRepo {
     );
   }
   list() {
-    return read(() => this.c.r.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164).all().map((d) => ({ ...d, kind: d.kind as DriftKind })));
+    return read(() => this.c.r.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164).all().map((d) => ({ ...d, kind: d.kind })));
   }
 }
 
