@@ -16,7 +16,6 @@ import type {
   CallListFilter,
   CallRepo,
   Drift,
-  DriftKind,
   DriftRepo,
   IdempotencyRepo,
   MetaRepo,

@@ -24,7 +24,6 @@ import {
   type CallListFilter,
   type CallRepo,
   type Drift,
-  type DriftKind,
   type DriftRepo,
   type IdempotencyRepo,
   type MetaRepo,
