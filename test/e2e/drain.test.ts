@@ -2,12 +2,11 @@
 // (readiness, webhooks and media upgrades answer 503), let bridged calls run
 // until they end or SWITCHBOARD_DRAIN_MS passes, then close them with 1001 and
 // exit 0. A second SIGTERM exits at once.
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { fakeAssistant, mediaFrame, type FakeAssistant } from '../helpers/media.js';
 import { bridge, provisionRoute, stillRelays, twilioVoiceCall } from './calls.js';
-import { gatewayHooks, spawnGateway, tempDir, type Gateway } from './server.js';
+import { e2eDb, gatewayHooks, spawnGateway, type Gateway } from './server.js';
 
 const ADMIN = 'sb_admin_e2e_drain_0123456789abcdef';
 const TWILIO = 'tw_e2e_drain_token';
@@ -15,9 +14,9 @@ const TWILIO = 'tw_e2e_drain_token';
 const fakes: FakeAssistant[] = [];
 
 async function startServer(drainMs: number): Promise<Gateway> {
-  const dir = tempDir('switchboard-drain-');
+  const db = await e2eDb('switchboard-drain-');
   const p = await spawnGateway({
-    SWITCHBOARD_DB: join(dir, 'switchboard.db'),
+    SWITCHBOARD_DB: db.target,
     SWITCHBOARD_ADMIN_TOKEN: ADMIN,
     TWILIO_AUTH_TOKEN: TWILIO,
     SWITCHBOARD_DRAIN_MS: String(drainMs),

@@ -1,18 +1,20 @@
-// Two real gateway processes on ONE database file (docs/architecture.md, "The
-// routing table"): they start together on a new file (concurrent migration and
-// inventory load), and a write through either one takes effect at once in the
-// other: PRAGMA data_version + routing_changes drop the other process's warm
-// cache entry before its next lookup. Media tokens are keyed by the server
-// secret stored in the database, so a token issued by one process opens a
-// stream at the other.
+// Two real gateway processes on ONE database (docs/architecture.md, "The
+// routing table"; a SQLite file, or PostgreSQL in the integration tier's
+// postgres project): they start together on a new database (concurrent
+// migration and inventory load), and a write through either one takes effect
+// at once in the other: routing_changes (seen through PRAGMA data_version on
+// SQLite, LISTEN/NOTIFY on PostgreSQL) drop the other process's warm cache
+// entry before its next lookup. Media tokens are keyed by the server secret
+// stored in the database, so a token issued by one process opens a stream at
+// the other.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { callSid } from '../helpers/carrier.js';
+import { DIALECT } from '../helpers/db.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
 import { twilioVoiceCall } from './calls.js';
-import { ROOT, api as request, gatewayHooks, spawnGateway, tempDir, until, type Gateway } from './server.js';
+import { ROOT, api as request, e2eDb, gatewayHooks, spawnGateway, until, type E2eDb, type Gateway } from './server.js';
 
 const ADMIN = 'sb_admin_e2e_multi_0123456789abcdef';
 const TWILIO = 'tw_e2e_multi_token';
@@ -20,21 +22,22 @@ const ALTERNATIONS = 120;
 
 const fakes: FakeAssistant[] = [];
 
-function newDbPath(): string {
-  const dir = tempDir('switchboard-multi-');
-  // A folder that does not exist yet: both processes create it.
-  return join(dir, 'data', 'switchboard.db');
-}
+/**
+ * A new database with nothing in it: SQLite, a file in a folder that does not
+ * exist yet (both processes create it); PostgreSQL, an empty database (not a
+ * copy of the template): both processes migrate it and load the inventory.
+ */
+const newDb = (): Promise<E2eDb> => e2eDb('switchboard-multi-', { dir: 'data', empty: true });
 
 /**
- * Spawns a gateway on dbPath; does not wait for it. No SWITCHBOARD_SECRET: the
+ * Spawns a gateway on the database; does not wait for it. No SWITCHBOARD_SECRET: the
  * processes share the one stored in the database. adminToken null: none
  * configured, the first start generates one.
  */
-function spawnOnFile(name: string, dbPath: string, adminToken: string | null = ADMIN): Promise<Gateway> {
+function spawnOn(name: string, db: E2eDb, adminToken: string | null = ADMIN): Promise<Gateway> {
   return spawnGateway(
     {
-      SWITCHBOARD_DB: dbPath,
+      SWITCHBOARD_DB: db.target,
       ...(adminToken ? { SWITCHBOARD_ADMIN_TOKEN: adminToken } : {}),
       TWILIO_AUTH_TOKEN: TWILIO,
       SIM_PROVISION_MS: '0',
@@ -45,11 +48,12 @@ function spawnOnFile(name: string, dbPath: string, adminToken: string | null = A
   );
 }
 
-/** Two gateways spawned at the same moment on one new file; both must come up. */
-async function startPair(dbPath = newDbPath(), adminToken: string | null = ADMIN): Promise<[Gateway, Gateway, string]> {
-  const [p1, p2] = await Promise.all([spawnOnFile('process 1', dbPath, adminToken), spawnOnFile('process 2', dbPath, adminToken)]);
+/** Two gateways spawned at the same moment on one new database; both must come up. */
+async function startPair(adminToken: string | null = ADMIN): Promise<[Gateway, Gateway, E2eDb]> {
+  const db = await newDb();
+  const [p1, p2] = await Promise.all([spawnOn('process 1', db, adminToken), spawnOn('process 2', db, adminToken)]);
   await Promise.all([p1.waitListening(), p2.waitListening()]);
-  return [p1, p2, dbPath];
+  return [p1, p2, db];
 }
 
 const api = (p: Gateway, method: string, path: string, body?: unknown, token = ADMIN) => request(p.base, token, method, path, body);
@@ -88,8 +92,8 @@ afterAll(async () => {
   for (const f of fakes.splice(0)) await f.close();
 });
 
-describe('two gateway processes on one database file', () => {
-  it('start together on a new file: both come up, one migrates and loads the inventory, one admin token and one server secret', async () => {
+describe('two gateway processes on one database', () => {
+  it('start together on a new database: both come up, one migrates and loads the inventory, one admin token and one server secret', async () => {
     const inventoryRows = readdirSync(join(ROOT, 'fixtures', 'inventory'))
       .filter((f) => f.endsWith('.csv'))
       .reduce((n, f) => n + readFileSync(join(ROOT, 'fixtures', 'inventory', f), 'utf8').split('\n').filter((l) => l.length > 0).length - 1, 0);
@@ -97,7 +101,7 @@ describe('two gateway processes on one database file', () => {
     // Several rounds: the race between the two start-ups lands differently each time.
     for (let round = 0; round < 2; round++) {
       // Round 0 configures no admin token: exactly one of the two generates and prints one.
-      const [p1, p2, dbPath] = await startPair(newDbPath(), round === 0 ? null : ADMIN);
+      const [p1, p2, { sql }] = await startPair(round === 0 ? null : ADMIN);
       let token = ADMIN;
       if (round === 0) {
         const printed = [p1, p2].flatMap((p) => p.lines.filter((l) => typeof l.adminToken === 'string').map((l) => l.adminToken as string));
@@ -115,22 +119,22 @@ describe('two gateway processes on one database file', () => {
       expect(loaders.length, `round ${round}`).toBe(1);
       const exits = await Promise.all([p1.stop(), p2.stop()]);
       expect(exits).toMatchObject([{ code: 0 }, { code: 0 }]);
-      const db = new Database(dbPath, { readonly: true });
-      try {
-        expect(db.prepare('SELECT count(*) FROM sim_inventory').pluck().get()).toBe(inventoryRows);
-        expect(db.prepare('SELECT count(*) FROM api_tokens WHERE team_id IS NULL').pluck().get()).toBe(1);
-        expect(db.prepare("SELECT count(*) FROM meta WHERE key = 'server_secret'").pluck().get()).toBe(1);
-        expect(db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()).toBe(
-          readdirSync(join(ROOT, 'db', 'sqlite', 'migrations')).filter((f) => f.endsWith('.sql')).length,
-        );
-      } finally {
-        db.close();
-      }
+      const count = async (q: string) => Number(await sql.value(q));
+      expect(await count('SELECT count(*) FROM sim_inventory'), `round ${round}: inventory rows`).toBe(inventoryRows);
+      expect(await count('SELECT count(*) FROM api_tokens WHERE team_id IS NULL'), `round ${round}: admin tokens`).toBe(1);
+      expect(await count("SELECT count(*) FROM meta WHERE key = 'server_secret'"), `round ${round}: server secrets`).toBe(1);
+      // Each migration applied once. drizzle keeps its journal in the database's
+      // main schema on SQLite, in a schema of its own (`drizzle`) on PostgreSQL.
+      const journal = DIALECT === 'postgres' ? 'drizzle.__drizzle_migrations' : '__drizzle_migrations';
+      const migrations = readdirSync(join(ROOT, 'db', DIALECT === 'postgres' ? 'pg' : 'sqlite', 'migrations')).filter((f) => f.endsWith('.sql')).length;
+      expect(migrations).toBeGreaterThan(0);
+      expect(await count(`SELECT count(*) FROM ${journal}`), `round ${round}: migrations applied`).toBe(migrations);
+      await sql.close();
     }
   }, 40_000);
 
   it('a write through either process routes the very next call at the other: 120 alternations, no misroute; retries, release, suspend and media tokens cross processes', async () => {
-    const [p1, p2, dbPath] = await startPair();
+    const [p1, p2, { sql }] = await startPair();
     const procs = [p1, p2] as const;
     const fakeA = await newFake();
     const fakeB = await newFake();
@@ -255,15 +259,10 @@ describe('two gateway processes on one database file', () => {
 
     expect(await p1.stop()).toMatchObject({ code: 0 });
     expect(await p2.stop()).toMatchObject({ code: 0 });
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      const count = db.prepare('SELECT count(*) FROM calls WHERE carrier_call_id = ?').pluck();
-      expect(count.get(sid)).toBe(1);
-      expect(count.get(sid2)).toBe(1);
-      // Two warm-ups, three calls per alternation, and the nine calls after them.
-      expect(db.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(2 + 3 * ALTERNATIONS + 9);
-    } finally {
-      db.close();
-    }
+    const count = async (q: string, ...params: unknown[]) => Number(await sql.value(q, ...params));
+    expect(await count('SELECT count(*) FROM calls WHERE carrier_call_id = ?', sid)).toBe(1);
+    expect(await count('SELECT count(*) FROM calls WHERE carrier_call_id = ?', sid2)).toBe(1);
+    // Two warm-ups, three calls per alternation, and the nine calls after them.
+    expect(await count('SELECT count(*) FROM calls')).toBe(2 + 3 * ALTERNATIONS + 9);
   }, 40_000);
 });

@@ -1,26 +1,25 @@
-// A rolling restart with two real gateway processes on one database file: the
+// A rolling restart with two real gateway processes on one database (a SQLite
+// file, or PostgreSQL in the integration tier's postgres project): the
 // process being replaced gets SIGTERM and drains (api.md section 6) while the
 // other one takes the new calls, as Twilio does when the primary webhook
 // answers 503 and it tries the fallback URL. Live calls on the draining
 // process keep relaying until the carrier hangs up, and no answered call's
 // record is lost.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { callSid } from '../helpers/carrier.js';
 import { fakeAssistant, type FakeAssistant } from '../helpers/media.js';
 import { bridge, provisionRoute, stillRelays, twilioVoiceCall } from './calls.js';
-import { api as request, gatewayHooks, spawnGateway, tempDir, until, type Gateway } from './server.js';
+import { api as request, e2eDb, gatewayHooks, spawnGateway, until, type Gateway } from './server.js';
 
 const ADMIN = 'sb_admin_e2e_rolling_0123456789abcdef';
 const TWILIO = 'tw_e2e_rolling_token';
 
 const fakes: FakeAssistant[] = [];
 
-async function startGateway(name: string, dbPath: string, extra: Record<string, string> = {}): Promise<Gateway> {
+async function startGateway(name: string, db: string, extra: Record<string, string> = {}): Promise<Gateway> {
   const p = await spawnGateway(
     {
-      SWITCHBOARD_DB: dbPath,
+      SWITCHBOARD_DB: db,
       SWITCHBOARD_ADMIN_TOKEN: ADMIN,
       TWILIO_AUTH_TOKEN: TWILIO,
       SIM_PROVISION_MS: '0',
@@ -47,13 +46,12 @@ afterAll(async () => {
   for (const f of fakes.splice(0)) await f.close();
 });
 
-describe('rolling restart: two processes on one file, one drains while the other takes the calls', () => {
+describe('rolling restart: two processes on one database, one drains while the other takes the calls', () => {
   it('SIGTERM on process 1: its live calls finish, new calls fail over to process 2, process 1 exits 0, no record lost', async () => {
-    const dir = tempDir('switchboard-rolling-');
-    const dbPath = join(dir, 'switchboard.db');
+    const { target, sql } = await e2eDb('switchboard-rolling-');
     const [p1, p2] = await Promise.all([
-      startGateway('process 1', dbPath, { SWITCHBOARD_DRAIN_MS: '15000' }),
-      startGateway('process 2', dbPath),
+      startGateway('process 1', target, { SWITCHBOARD_DRAIN_MS: '15000' }),
+      startGateway('process 2', target),
     ]);
     const fake = await fakeAssistant({ echo: true });
     fakes.push(fake);
@@ -149,19 +147,14 @@ describe('rolling restart: two processes on one file, one drains while the other
     const exit2 = await p2.exitWithin(10_000);
     expect(exit2).toMatchObject({ code: 0, signal: null });
 
-    // Both stopped: every answered CallSid has exactly one record on the file,
+    // Both stopped: every answered CallSid has exactly one record in the database,
     // and nothing else was recorded (a 503 records nothing).
     expect(fellOver.length).toBeGreaterThanOrEqual(3);
-    const db = new Database(dbPath, { readonly: true });
-    try {
-      const bySid = db.prepare("SELECT count(*) FROM calls WHERE carrier = 'twilio' AND carrier_call_id = ?").pluck();
-      const missing = [...answered].filter((sid) => bySid.get(sid) !== 1);
-      expect(missing).toEqual([]);
-      expect(db.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(answered.size);
-      const done = db.prepare("SELECT count(*) FROM calls WHERE status = 'completed' AND end_reason = 'carrier_hangup' AND answered_at IS NOT NULL").pluck();
-      expect(done.get()).toBe(live.length + 1);
-    } finally {
-      db.close();
-    }
+    const count = async (q: string, ...params: unknown[]) => Number(await sql.value(q, ...params));
+    const missing: string[] = [];
+    for (const sid of answered) if ((await count("SELECT count(*) FROM calls WHERE carrier = 'twilio' AND carrier_call_id = ?", sid)) !== 1) missing.push(sid);
+    expect(missing).toEqual([]);
+    expect(await count('SELECT count(*) FROM calls')).toBe(answered.size);
+    expect(await count("SELECT count(*) FROM calls WHERE status = 'completed' AND end_reason = 'carrier_hangup' AND answered_at IS NOT NULL")).toBe(live.length + 1);
   }, 40_000);
 });

@@ -6,9 +6,10 @@
  *
  * Every process spawned here is remembered until killGateways() (afterEach)
  * SIGKILLs the ones still running; temporary folders from tempDir() are
- * removed by removeTempDirs() (afterAll). Vitest loads this module once per
- * test file, so both lists belong to one file. gatewayHooks() registers the
- * three hooks.
+ * removed by removeTempDirs() (afterAll), and so are the databases from
+ * e2eDb() (removeE2eDbs(); their connections are closed after each test).
+ * Vitest loads this module once per test file, so these lists belong to one
+ * file. gatewayHooks() registers the hooks.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { DIALECT, newTestDb, testSql, type NewTestDbOptions, type TestSql } from '../helpers/db.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -74,6 +76,58 @@ export function tempDir(prefix: string): string {
 /** Removes every folder tempDir() made (afterAll). */
 export function removeTempDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ databases
+
+export interface E2eDb {
+  /** SWITCHBOARD_DB for the processes: a SQLite file path or a postgres:// URL (whichever the tier runs on). */
+  target: string;
+  /** The test's own connection to it (test/helpers/db.ts), read-only. Closed after each test, reopened on use. */
+  sql: TestSql;
+  /** Drops the database (or removes the SQLite folder) now; otherwise removeE2eDbs() does. */
+  remove(): Promise<void>;
+}
+
+const dbs: Array<{ remove(): Promise<void>; sql: TestSql }> = [];
+
+/**
+ * A database for spawned gateways, on the store the tier runs on (newTestDb):
+ * SQLite, a file in a new folder under tempDir() (`dir`: a folder of it that
+ * does not exist yet, which the processes then create); PostgreSQL, a copy of
+ * the template (migrations and inventory in place), or with `empty` a
+ * database with nothing in it.
+ */
+export async function e2eDb(prefix: string, o: { dir?: string; empty?: boolean } = {}): Promise<E2eDb> {
+  const opts: NewTestDbOptions = { empty: o.empty ?? false };
+  if (DIALECT === 'sqlite') {
+    const folder = tempDir(prefix);
+    opts.dir = o.dir ? join(folder, o.dir) : folder;
+  }
+  const db = await newTestDb(opts);
+  const sql = testSql(db.target, { readonly: true });
+  let removed = false;
+  const entry = {
+    sql,
+    async remove() {
+      if (removed) return;
+      removed = true;
+      await sql.close();
+      await db.remove();
+    },
+  };
+  dbs.push(entry);
+  return { target: db.target, sql, remove: entry.remove };
+}
+
+/** Closes the tests' connections to the e2eDb() databases (afterEach; they reopen when used again). */
+export async function closeE2eDbConnections(): Promise<void> {
+  for (const d of dbs) await d.sql.close();
+}
+
+/** Removes every e2eDb() database (afterAll; the processes on them were killed after each test). */
+export async function removeE2eDbs(): Promise<void> {
+  for (const d of dbs.splice(0)) await d.remove();
 }
 
 // ------------------------------------------------------------------ processes
@@ -206,7 +260,7 @@ export async function spawnGateway(env: Record<string, string>, o: SpawnOptions 
       for (;;) {
         const line = lines.find(match);
         if (line) return line;
-        if (dead) throw new Error(`${name} exited before ${what}.\n${output()}`);
+        if (dead) throw new Error(`${name} exited before ${what} (${child.signalCode ? `killed by ${child.signalCode}` : `exit code ${child.exitCode}`}).\n${output()}`);
         if (Date.now() > end) {
           if (killOnTimeout) child.kill('SIGKILL');
           throw new Error(`${o.name ? `${o.name}: ` : ''}timed out waiting for ${what}.\n${output()}`);
@@ -249,8 +303,9 @@ export function killGateways(): void {
 
 /**
  * The hooks of an end-to-end file: build before all (the build timeout is
- * also the hook's), SIGKILL every gateway still running after each test,
- * remove the temporary folders after all.
+ * also the hook's), SIGKILL every gateway still running and close the test's
+ * database connections after each test, remove the databases and the
+ * temporary folders after all.
  */
 export function gatewayHooks(o: BuildOptions = {}): void {
   const timeoutMs = o.timeoutMs ?? 60_000;
@@ -258,10 +313,12 @@ export function gatewayHooks(o: BuildOptions = {}): void {
     await ensureBuilt({ ...o, timeoutMs });
     expect(existsSync(MAIN)).toBe(true);
   }, timeoutMs);
-  afterEach(() => {
+  afterEach(async () => {
     killGateways();
+    await closeE2eDbConnections();
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await removeE2eDbs();
     removeTempDirs();
   });
 }

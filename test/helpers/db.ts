@@ -37,8 +37,19 @@ export interface TestDb {
   remove(): Promise<void>;
 }
 
-/** A new, empty database (SQLite: a file in a new temp folder; PostgreSQL: a copy of the template). */
-export async function newTestDb(dir?: string): Promise<TestDb> {
+export interface NewTestDbOptions {
+  /** SQLite: the folder of the file (it need not exist; remove() removes it). Default: a new temp folder. */
+  dir?: string;
+  /**
+   * PostgreSQL: a database with nothing in it (no migrations, no inventory),
+   * for tests of what a gateway does on a new database. SQLite: no difference
+   * (the file does not exist until a gateway opens it).
+   */
+  empty?: boolean;
+}
+
+/** A new database for a gateway (SQLite: a file not yet created, in a new temp folder; PostgreSQL: a copy of the template, or an empty one). */
+export async function newTestDb({ dir, empty = false }: NewTestDbOptions = {}): Promise<TestDb> {
   if (!PG_URL) {
     const folder = dir ?? mkdtempSync(join(tmpdir(), 'switchboard-test-'));
     return { target: join(folder, 'switchboard.db'), remove: async () => rmSync(folder, { recursive: true, force: true }) };
@@ -50,7 +61,7 @@ export async function newTestDb(dir?: string): Promise<TestDb> {
     // Copying the template takes a lock on it; two workers at once wait or retry.
     for (let attempt = 0; ; attempt++) {
       try {
-        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${PG_TEMPLATE}`);
+        await admin.query(empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${PG_TEMPLATE}`);
         break;
       } catch (err) {
         if (attempt > 20 || !/being accessed by other users/.test(String((err as Error).message))) throw err;
@@ -92,12 +103,22 @@ const numbered = (q: string) => {
   return q.replace(/\?/g, () => `$${++i}`);
 };
 
-export function testSql(target: string): TestSql {
+export interface TestSqlOptions {
+  /**
+   * Look, do not touch. SQLite: the file is opened read-only and must exist
+   * (closing the connection then leaves a WAL as it was, e.g. the one a killed
+   * process left for the next start to recover); PostgreSQL: every
+   * transaction is read-only.
+   */
+  readonly?: boolean;
+}
+
+export function testSql(target: string, { readonly = false }: TestSqlOptions = {}): TestSql {
   if (!/^postgres/.test(target)) {
     let db: Database.Database | null = null;
     const conn = () => {
       if (!db) {
-        db = new Database(target);
+        db = readonly ? new Database(target, { readonly: true, fileMustExist: true }) : new Database(target);
         db.pragma('busy_timeout = 5000');
       }
       return db;
@@ -121,7 +142,7 @@ export function testSql(target: string): TestSql {
   let client: pg.Client | null = null;
   const conn = async () => {
     if (!client) {
-      client = new pg.Client({ connectionString: target });
+      client = new pg.Client({ connectionString: target, ...(readonly ? { options: '-c default_transaction_read_only=on' } : {}) });
       client.on('error', () => {});
       await client.connect();
     }

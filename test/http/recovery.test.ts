@@ -134,6 +134,37 @@ describe('purchases left from the last run', () => {
     expect(await offered(second, e164!)).toBe(false);
   });
 
+  it('a confirmation that arrives twice (the recovery sweep racing the carrier\'s own confirmation) leaves the number active and held at the carrier', async () => {
+    const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
+    const t = await start({ clock, env: { SIM_PROVISION_MS: '30000' } });
+    const team = await createTeam(t, 'confirmed-twice', 'starter');
+    const [e164] = await availableNumbers(t, 'US', 1, { areaCode: '303' });
+    const id = await buy(t, team, e164!);
+    clock.advance(31 * SEC);
+    // The sweep lists the number as purchasing; before it asks the carrier about
+    // the order, the carrier's timer confirms it and the number becomes active.
+    const carrier = sim(t);
+    const getOrder = carrier.getOrder.bind(carrier);
+    carrier.getOrder = async (orderId) => {
+      expect(await carrier.processDue()).toBe(1);
+      await eventually(async () => (await getNumber(t, team, id)).status === 'active');
+      return getOrder(orderId);
+    };
+    expect(await t.gw.services.sweeper.sweep()).toMatchObject({ settled: 1 });
+    carrier.getOrder = getOrder;
+    expect(await getNumber(t, team, id)).toMatchObject({ status: 'active' });
+    expect(t.logs.some((l) => l.msg === 'carrier confirmed an order nobody waits for; releasing it')).toBe(false);
+    // The carrier still holds it for us: not offered to anyone else.
+    expect(await offered(t, e164!)).toBe(false);
+    const orderId = await t.sql.value<string>('SELECT order_id FROM phone_numbers WHERE id = ?', id);
+    expect(await carrier.getOrder(orderId)).toBe('active');
+    // A carrier repeating its confirmation changes nothing either.
+    await t.gw.services.provisioning.applyOrderUpdate({ orderId, e164: e164!, status: 'active' });
+    expect(await offered(t, e164!)).toBe(false);
+    expect(await getNumber(t, team, id)).toMatchObject({ status: 'active' });
+    expect(await carrier.getOrder(orderId)).toBe('active');
+  });
+
   it('a crash right after the number was recorded, before the carrier order: error at start, number back in the pool', async () => {
     const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
     const first = await start({ clock });

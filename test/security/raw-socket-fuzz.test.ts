@@ -13,7 +13,6 @@
 // in flight is replayed one case at a time on a fresh process to name the
 // request that killed it, and the run goes on (at most MAX_CRASHES times) so
 // one run lists every crasher.
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateCases, CATEGORY_COUNTS } from '../helpers/raw-http-fuzz.js';
@@ -22,7 +21,7 @@ import { FuzzReport } from '../helpers/raw-fuzz-report.js';
 import { sendRaw, type RawCase, type SendOptions } from '../helpers/raw-socket.js';
 import { STREAM_SID, fakeAssistant, mediaFrame, type FakeAssistant } from '../helpers/media.js';
 import { bridge, provisionRoute, twilioVoiceCall } from '../e2e/calls.js';
-import { api, gatewayHooks, spawnGateway, tempDir, until, type Gateway } from '../e2e/server.js';
+import { api, e2eDb, gatewayHooks, spawnGateway, until, type Gateway } from '../e2e/server.js';
 
 const DEFAULT_SEED = 0x5b0a_f022;
 const SEED = process.env.SWITCHBOARD_FUZZ_SEED ? Number(process.env.SWITCHBOARD_FUZZ_SEED) >>> 0 : DEFAULT_SEED;
@@ -78,9 +77,9 @@ function exitCause(p: Gateway): { outside: boolean; text: string } {
 
 it(`survives ${Object.values(CATEGORY_COUNTS).reduce((a, b) => a + b)} raw malformed requests and upgrades with a live call bridged (seed ${SEED})`, { timeout: 180_000 }, async () => {
   const started = Date.now();
-  const dir = tempDir('switchboard-rawfuzz-');
+  const db = await e2eDb('switchboard-rawfuzz-');
   const env = {
-    SWITCHBOARD_DB: join(dir, 'switchboard.db'),
+    SWITCHBOARD_DB: db.target,
     SWITCHBOARD_ADMIN_TOKEN: ADMIN,
     TWILIO_AUTH_TOKEN: TWILIO,
     SWITCHBOARD_WEBHOOK_SECRET: GENERIC,

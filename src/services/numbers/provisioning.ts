@@ -71,8 +71,14 @@ export class ProvisioningService {
   /** A carrier's order result (its webhook, or the simulator's timer). */
   async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string; providerNumberId?: string | undefined }): Promise<void> {
     const now = this.clock.now();
+    // Already applied: a confirmation that comes twice (a carrier's retried
+    // webhook, or the recovery sweep racing the carrier's own confirmation).
+    // The number is still ours; giving its order back would leave it active
+    // with nothing held at the carrier.
+    let current = false;
     const applied = await this.routing.mutate(async (tx, touch) => {
       const n = await tx.numbers.heldByE164(u.e164);
+      current = n !== undefined && n.status !== 'purchasing' && n.orderId === u.orderId;
       if (!n || n.status !== 'purchasing' || (n.orderId !== null && n.orderId !== u.orderId)) return null;
       if (u.status === 'active') {
         await tx.routingWrites.transitionNumber(n.id, ['purchasing'], {
@@ -91,7 +97,7 @@ export class ProvisioningService {
       touch(n.e164);
       return n;
     });
-    if (!applied && u.status === 'active') {
+    if (!applied && u.status === 'active' && !current) {
       // We no longer want this number (timed out, or a stale order): give it back.
       this.log.info({ orderId: u.orderId }, 'carrier confirmed an order nobody waits for; releasing it');
       const owner = (await this.store.numbers.list({ status: 'error' })).find((x) => x.orderId === u.orderId) ?? null;
