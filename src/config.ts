@@ -4,6 +4,8 @@
  * process with a message naming the variable (see main.ts).
  */
 import { z } from 'zod';
+import type { KeyObject } from 'node:crypto';
+import { parseTelnyxPublicKey } from './carriers/telnyx/signature.js';
 import { parseNetworks, type Network } from './media/address-policy.js';
 import { PROVIDER_NAMES, type ProviderName } from './providers/provider.js';
 
@@ -75,13 +77,18 @@ const schema = z.object({
   TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits (the Account SID in the Twilio console)').optional(),
   TWILIO_API_URL: httpUrl.optional(),
   TELNYX_API_KEY: z.string().trim().min(8, 'must be the API key from the Telnyx portal').optional(),
+  // Parsed here, so a bad key stops the start: a placeholder of small order
+  // would otherwise accept forged signatures (carriers/telnyx/signature.ts).
   TELNYX_PUBLIC_KEY: z
     .string()
-    .trim()
-    .refine((v) => {
-      const raw = Buffer.from(v, 'base64');
-      return raw.length === 32 && raw.toString('base64').replace(/=+$/, '') === v.replace(/=+$/, '');
-    }, 'must be the base64 Ed25519 public key from the Telnyx portal (32 bytes)')
+    .transform((v, ctx) => {
+      try {
+        return { text: v.trim(), key: parseTelnyxPublicKey(v) };
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^TELNYX_PUBLIC_KEY /, '') });
+        return z.NEVER;
+      }
+    })
     .optional(),
   TELNYX_CONNECTION_ID: z.string().trim().min(1).optional(),
   TELNYX_API_URL: httpUrl.optional(),
@@ -165,6 +172,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   readonly secret: string | undefined;
   readonly twilioAuthToken: string | undefined;
+  /** TELNYX_PUBLIC_KEY, checked to be a usable Ed25519 key: Telnyx voice webhooks are verified with it. */
+  readonly telnyxPublicKey: KeyObject | undefined;
   readonly webhookSecret: string | undefined;
   readonly insecureWebhooks: boolean;
   readonly simProvisionMs: number;
@@ -229,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const twilio = c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, apiUrl: c.TWILIO_API_URL } : null;
   if (c.TWILIO_ACCOUNT_SID && !c.TWILIO_AUTH_TOKEN) problems.push('TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not: the twilio provider needs both');
-  const telnyx = c.TELNYX_API_KEY ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY } : null;
+  const telnyx = c.TELNYX_API_KEY ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY?.text } : null;
   const configured: ProviderName[] = [...(twilio ? (['twilio'] as const) : []), ...(telnyx ? (['telnyx'] as const) : [])];
   const offered: ProviderName[] = c.SWITCHBOARD_PROVIDERS ? (c.SWITCHBOARD_PROVIDERS as ProviderName[]) : configured.length ? configured : ['sim'];
   for (const name of offered) {
@@ -248,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicUrl: c.SWITCHBOARD_PUBLIC_URL,
     secret: c.SWITCHBOARD_SECRET,
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    telnyxPublicKey: c.TELNYX_PUBLIC_KEY?.key,
     webhookSecret: c.SWITCHBOARD_WEBHOOK_SECRET,
     insecureWebhooks: c.SWITCHBOARD_INSECURE_WEBHOOKS,
     simProvisionMs: c.SIM_PROVISION_MS,

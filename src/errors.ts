@@ -63,3 +63,37 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found.`);
+
+/**
+ * The close catalogue: how a media WebSocket ends, as the close status and
+ * reason sent to the carrier and the assistant. Every reason is its stable
+ * code (the close frame's reason text is the code itself); `recorded` ones
+ * become the call record's endReason. docs/errors.md lists the same codes,
+ * and the same test checks them.
+ */
+export const CLOSE_REASONS = {
+  // The bridge ended: recorded as the call's endReason.
+  carrier_hangup: { close: 1000, recorded: true, description: 'The carrier closed its stream (the caller hung up).' },
+  assistant_hangup: { close: 1000, recorded: true, description: 'The assistant closed its socket.' },
+  assistant_unreachable: { close: 1011, recorded: true, description: "The assistant's media URL refused, timed out (5 s), answered without upgrading, or is refused by SWITCHBOARD_MEDIA_ALLOWED_NETWORKS (the call's reason says media_address_refused)." },
+  assistant_stalled: { close: 1011, recorded: true, description: 'The assistant stopped reading: more than the buffer limit (1 MiB) waited for it.' },
+  carrier_stalled: { close: 1011, recorded: true, description: 'The carrier stopped reading: more than the buffer limit (1 MiB) waited for it.' },
+  assistant_error: { close: 1011, recorded: true, description: "The assistant's socket failed after it opened (reset, protocol error)." },
+  carrier_error: { close: 1011, recorded: true, description: "The carrier's socket failed (reset, protocol error)." },
+  assistant_timeout: { close: 1001, recorded: true, description: 'The assistant stopped answering pings.' },
+  carrier_timeout: { close: 1001, recorded: true, description: 'The carrier stopped answering pings.' },
+  gateway_shutdown: { close: 1001, recorded: true, description: 'The gateway was stopping and the drain time (SWITCHBOARD_DRAIN_MS) ran out.' },
+  internal_error: { close: 1011, recorded: true, description: 'A bug in the gateway; logged with the call id.' },
+  // The stream was refused before bridging: nothing is relayed, and the call record is unchanged.
+  invalid_call_token: { close: 1008, recorded: false, description: "The stream's call id or media token is missing, unknown or forged." },
+  call_token_expired: { close: 1008, recorded: false, description: 'The media token is older than SWITCHBOARD_MEDIA_TOKEN_TTL_S (plus 600 s for outbound calls).' },
+  call_token_used: { close: 1008, recorded: false, description: 'The call already has its media stream, or it has ended: a token opens one stream, once.' },
+  wrong_media_endpoint: { close: 1008, recorded: false, description: "The token is another carrier's: a call's stream opens only on its own carrier's /media endpoint." },
+  no_start_message: { close: 1008, recorded: false, description: 'The carrier did not send its start message within 10 s.' },
+  protocol_violation: { close: 1008, recorded: false, description: "The opening frames are not the carrier's media protocol (JSON text, connected then start)." },
+} as const satisfies Record<string, { close: 1000 | 1001 | 1008 | 1011; recorded: boolean; description: string }>;
+
+export type CloseReason = keyof typeof CLOSE_REASONS;
+/** The reasons a bridged call can end with. */
+export type EndReason = { [K in CloseReason]: (typeof CLOSE_REASONS)[K]['recorded'] extends true ? K : never }[CloseReason];
+export type RefusalReason = Exclude<CloseReason, EndReason>;

@@ -7,13 +7,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { GenericAdapter } from './carriers/generic/adapter.js';
 import type { NumberProvider } from './providers/provider.js';
 import { buildProviders } from './providers/build.js';
 import { Providers } from './providers/registry.js';
 import { loadInventoryIfEmpty } from './providers/sim/inventory-loader.js';
 import { SimProvider } from './providers/sim/sim-provider.js';
-import { TwilioAdapter } from './carriers/twilio/adapter.js';
+import { buildCarriers } from './carriers/registry.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Faults } from './faults.js';
@@ -151,14 +150,14 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const lifecycle = new Lifecycle();
   const recorder = new CallRecorder(store.calls);
   const inbound = new InboundRouter(services.routing, recorder, store.calls, lifecycle, clock);
-  const twilio = new TwilioAdapter({ authToken: config.twilioAuthToken, publicUrl, tokens });
-  const generic = new GenericAdapter({ secret: config.webhookSecret, publicUrl, tokens, now: () => clock.now() });
+  const carrierSet = buildCarriers(config, { publicUrl, signToken: (c, a, at) => tokens.sign(c, a, at), now: () => clock.now() });
   const liveCalls = new LiveCallRegistry();
   const mediaStats = newMediaStats();
   const fdLimit = openFilesLimit();
   const connectionsPerAddress = config.maxConnectionsPerAddress ?? defaultConnectionsPerAddress(fdLimit);
   const connections = new ConnectionLimiter(connectionsPerAddress, config.headersTimeoutMs, () => metrics.connectionsRefused.inc());
   const media = new MediaServer({
+    carriers: carrierSet,
     lifecycle,
     tokens,
     registry: liveCalls,
@@ -188,8 +187,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const apiLimiter = new RateLimiter({ capacity: config.apiBurst, refillPerSec: config.apiRate });
   const teamLimiter = new RateLimiter({ capacity: config.teamApiBurst, refillPerSec: config.teamApiRate });
   const carriers = createCarrierHandler({
-    twilio,
-    generic,
+    carriers: carrierSet,
     inbound,
     calls: services.calls,
     insecureWebhooks: config.insecureWebhooks,
@@ -199,7 +197,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     faults,
   });
 
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => store.ping(), twilio, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
+  const app = createExpressApp({ services, lifecycle, log, dbPing: () => store.ping(), carriers: carrierSet, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
   const server = http.createServer(
     {
@@ -310,14 +308,14 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       await Promise.race([liveCalls.idle(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
       clearTimeout(timer);
       clearInterval(progress);
-      const closedLive = liveCalls.closeAll(1001, 'gateway shutting down');
+      const closedLive = liveCalls.closeAll('gateway_shutdown');
       if (closedLive) log.warn({ closedLive }, 'drain time over: closed live calls with 1001');
       await gateway.close();
       return { closedLive };
     },
     async close() {
       lifecycle.stop();
-      liveCalls.closeAll(1001, 'gateway shutting down');
+      liveCalls.closeAll('gateway_shutdown');
       media.close();
       if (sweepTimer) clearInterval(sweepTimer);
       for (const p of providers.all()) p.stop();

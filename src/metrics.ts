@@ -99,6 +99,43 @@ export class Metrics implements NumberEvents, DriftEvents {
       },
     });
     new Counter({
+      name: 'switchboard_media_frames_dropped_total',
+      help: "Media frames not relayed, by why: bad_frame (a carrier's frame with an unknown event, bad JSON or bad base64), late (arrived after the reorder window), untranslatable (an assistant frame the carrier's dialect cannot carry), binary_to_carrier (binary frames for a JSON-only carrier).",
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const t = src.media.translation;
+        mirror(this, t.badFrames, { reason: 'bad_frame' });
+        mirror(this, t.lateFrames, { reason: 'late' });
+        mirror(this, t.untranslatable, { reason: 'untranslatable' });
+        mirror(this, src.media.droppedBinaryToCarrier, { reason: 'binary_to_carrier' });
+      },
+    });
+    new Counter({
+      name: 'switchboard_media_frames_translated_total',
+      help: "Media frames translated between a carrier's dialect and Twilio Media Streams (Telnyx).",
+      registers,
+      collect() {
+        mirror(this, src.media.translation.translated);
+      },
+    });
+    new Counter({
+      name: 'switchboard_media_frames_reordered_total',
+      help: 'Media frames that arrived early and were held to be put back in order.',
+      registers,
+      collect() {
+        mirror(this, src.media.translation.reordered);
+      },
+    });
+    new Counter({
+      name: 'switchboard_media_carrier_errors_total',
+      help: 'Error events a carrier reported on a media stream.',
+      registers,
+      collect() {
+        mirror(this, src.media.translation.carrierErrors);
+      },
+    });
+    new Counter({
       name: 'switchboard_media_bridges_total',
       help: 'Media bridges started, by result.',
       labelNames: ['result'],

@@ -124,6 +124,29 @@ describe('loadConfig rejects bad values, naming the variable', () => {
   });
 });
 
+describe('TELNYX_PUBLIC_KEY', () => {
+  // The identity point: a key of small order, which would verify forged signatures.
+  const identity = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]).toString('base64');
+  it.each([
+    ['not base64', 'not a key!'],
+    ['31 bytes', Buffer.alloc(31, 7).toString('base64')],
+    ['33 bytes', Buffer.alloc(33, 7).toString('base64')],
+    ['the identity point (small order)', identity],
+    ['all zeros (small order)', Buffer.alloc(32).toString('base64')],
+  ])('%s: refused, naming the variable', (_what, value) => {
+    const err = configError({ TELNYX_PUBLIC_KEY: value });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]).toMatch(/^TELNYX_PUBLIC_KEY=/);
+    expect(err.problems[0]).toMatch(/Ed25519/);
+  });
+
+  it('a real key is parsed once, into a KeyObject', async () => {
+    const { TELNYX_PUBLIC_KEY: key } = await import('./helpers/carrier.js');
+    const c = loadConfig({ TELNYX_PUBLIC_KEY: key });
+    expect(c.telnyxPublicKey?.asymmetricKeyType).toBe('ed25519');
+  });
+});
+
 describe('SWITCHBOARD_PUBLIC_URL', () => {
   it.each([
     ['https://gw.example.com/', 'https://gw.example.com'],

@@ -4,7 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ERRORS, AppError } from '../src/errors.js';
+import { CLOSE_REASONS, ERRORS, AppError } from '../src/errors.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 
 const DOC = join(PROJECT_ROOT, 'docs', 'errors.md');
@@ -122,5 +122,40 @@ describe('AppError usages in src/', () => {
 
   it('AppError takes its status from the catalogue', () => {
     for (const code of codes) expect(new AppError(code, 'm').status).toBe(ERRORS[code].status);
+  });
+});
+
+describe('docs/errors.md close reasons', () => {
+  // | `code` | 1000 | yes | when |
+  const closeRows = markdown
+    .split('\n')
+    .map((line) => /^\|\s*`([a-z][a-z_]*)`\s*\|\s*(\d{4})\s*\|\s*(yes|no)\s*\|(.*)\|\s*$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ code: m[1]!, close: Number(m[2]), recorded: m[3] === 'yes', when: m[4]!.trim() }));
+  const reasons = Object.keys(CLOSE_REASONS) as Array<keyof typeof CLOSE_REASONS>;
+
+  it('has a table the parser can read', () => {
+    expect(closeRows.length).toBeGreaterThanOrEqual(reasons.length);
+  });
+
+  it.each(reasons)('documents %s with the same close status and recording', (code) => {
+    const row = closeRows.find((r) => r.code === code);
+    expect(row, `${code} is in CLOSE_REASONS but not in docs/errors.md`).toBeDefined();
+    expect(row!.close).toBe(CLOSE_REASONS[code].close);
+    expect(row!.recorded).toBe(CLOSE_REASONS[code].recorded);
+    expect(row!.when.length).toBeGreaterThan(0);
+  });
+
+  it('lists only reasons that exist, each once', () => {
+    expect(closeRows.filter((r) => !(r.code in CLOSE_REASONS)).map((r) => r.code)).toEqual([]);
+    const seen = closeRows.map((r) => r.code);
+    expect(seen.filter((c, i) => seen.indexOf(c) !== i)).toEqual([]);
+  });
+
+  it('every close in src/media uses a catalogue code, never a free string', () => {
+    const media = tsFiles(join(SRC, 'media')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    // ws.close(<number>, '<text>') with a literal reason would bypass the catalogue.
+    expect(media).not.toMatch(/\.close\(\s*\d{4}\s*,\s*['"`]/);
+    for (const m of media.matchAll(/\b(?:end|close|stop)\(\s*'([a-z_]+)'/g)) expect(Object.keys(CLOSE_REASONS), m[0]).toContain(m[1]);
   });
 });

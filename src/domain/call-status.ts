@@ -5,18 +5,26 @@
  */
 import type { Call, CallStatus } from './types.js';
 
-/** Twilio's CallStatus values in lifecycle order; the last five are terminal. */
-const RANK: Record<string, number> = {
-  queued: 0,
-  initiated: 1,
-  ringing: 2,
-  'in-progress': 3,
-  completed: 4,
-  busy: 4,
-  failed: 4,
-  'no-answer': 4,
-  canceled: 4,
+/**
+ * Where a call stands at its carrier, in the gateway's own words; each
+ * carrier's adapter maps its vocabulary onto these (Twilio's and TeXML's
+ * `queued` and `initiated` are `initiated`, `in-progress` is `answered`).
+ * In lifecycle order; the last five are terminal.
+ */
+export const CALL_PROGRESS = ['initiated', 'ringing', 'answered', 'completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
+export type CallProgress = (typeof CALL_PROGRESS)[number];
+
+const RANK: Readonly<Record<CallProgress, number>> = {
+  initiated: 0,
+  ringing: 1,
+  answered: 2,
+  completed: 3,
+  busy: 3,
+  failed: 3,
+  'no-answer': 3,
+  canceled: 3,
 };
+const TERMINAL = 3;
 
 /** A call record as first written, before the carrier or the bridge say anything about it. */
 export function newCall(
@@ -48,43 +56,42 @@ export function newCall(
   };
 }
 
-export const CARRIER_STATUSES = Object.keys(RANK);
-// Own keys only: "constructor" or "__proto__" are not statuses.
-const rankOf = (s: string): number | undefined => (Object.hasOwn(RANK, s) ? RANK[s] : undefined);
-export const isCarrierStatus = (s: string): boolean => rankOf(s) !== undefined;
-const isTerminalCarrier = (s: string | null): boolean => s !== null && rankOf(s) === 4;
+// Own keys only: "constructor" or "__proto__" are not progress states.
+const rankOf = (s: string): number | undefined => (Object.hasOwn(RANK, s) ? RANK[s as CallProgress] : undefined);
+export const isCallProgress = (s: string): s is CallProgress => rankOf(s) !== undefined;
+const isTerminalProgress = (s: string | null): boolean => s !== null && rankOf(s) === TERMINAL;
 export const isTerminalCall = (s: CallStatus): boolean => s === 'completed' || s === 'failed' || s === 'rejected';
 
+/** A carrier's status callback, mapped by its adapter. */
 export interface CarrierStatusUpdate {
-  status: string;
+  progress: CallProgress;
   durationSec?: number | undefined;
   sequence?: number | undefined;
 }
 
 /** The fields to change, or null when the update is stale or a duplicate. */
 export function applyCarrierStatus(call: Call, u: CarrierStatusUpdate, now: number): Partial<Call> | null {
-  const rank = rankOf(u.status);
-  if (rank === undefined) return null;
+  const rank = RANK[u.progress];
   const current = call.carrierStatus === null ? -1 : (rankOf(call.carrierStatus) ?? -1);
-  if (isTerminalCarrier(call.carrierStatus)) {
+  if (isTerminalProgress(call.carrierStatus)) {
     // A duplicate of the terminal callback may still bring the duration.
-    if (rank === 4 && call.durationSec === null && u.durationSec !== undefined) return { durationSec: u.durationSec };
+    if (rank === TERMINAL && call.durationSec === null && u.durationSec !== undefined) return { durationSec: u.durationSec };
     return null;
   }
   if (rank < current) return null;
   if (rank === current && (u.sequence === undefined || call.carrierSeq === null || u.sequence <= call.carrierSeq)) return null;
 
-  const patch: Partial<Call> = { carrierStatus: u.status, carrierSeq: u.sequence ?? call.carrierSeq };
+  const patch: Partial<Call> = { carrierStatus: u.progress, carrierSeq: u.sequence ?? call.carrierSeq };
   if (call.status === 'rejected') return patch; // the decision stands; the carrier status is informative
-  if (rank === 4) {
+  if (rank === TERMINAL) {
     if (!isTerminalCall(call.status)) {
-      const ok = u.status === 'completed' && call.reason === null;
+      const ok = u.progress === 'completed' && call.reason === null;
       patch.status = ok ? 'completed' : 'failed';
-      if (!ok && call.reason === null) patch.reason = u.status;
+      if (!ok && call.reason === null) patch.reason = u.progress;
     }
     if (call.endedAt === null) patch.endedAt = now;
     if (u.durationSec !== undefined) patch.durationSec = u.durationSec;
-  } else if (u.status === 'in-progress' && call.status === 'routed') {
+  } else if (u.progress === 'answered' && call.status === 'routed') {
     patch.status = 'in-progress';
   }
   return patch;

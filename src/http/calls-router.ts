@@ -1,7 +1,7 @@
 /** /api/calls and /api/outbound/caller-id. */
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
+import type { CarrierSet } from '../carriers/registry.js';
 import type { Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
 import { callJson } from './views.js';
@@ -25,7 +25,7 @@ const callerIdBody = z.strictObject({
   to: z.string({ message: 'is required and must be a string' }).min(1).max(64),
 });
 
-export function callsRouter(s: Services, twilio: TwilioAdapter): Router {
+export function callsRouter(s: Services, carriers: CarrierSet): Router {
   const r = Router();
 
   r.get('/calls', async (req, res) => {
@@ -48,13 +48,17 @@ export function callsRouter(s: Services, twilio: TwilioAdapter): Router {
 
   r.post('/outbound/caller-id', async (req, res) => {
     const input = parse(callerIdBody, body(req.body));
-    const { call, number } = await s.callerId.pick(principal(res), input.assistantId, input.to, 'twilio');
+    // The number's provider says which carrier the call goes out through
+    // (Twilio's numbers and the simulated carrier's: TwiML; Telnyx's: TeXML).
+    const { call, number } = await s.callerId.pick(principal(res), input.assistantId, input.to, (provider) => carriers.forOutbound(provider)?.name);
+    const carrier = carriers.get(call.carrier)!;
     res.json({
       callId: call.id,
       callerId: number.e164,
       phoneNumberId: number.id,
       assistantId: call.assistantId,
-      twiml: twilio.connect(call.id, call.assistantId!, call.createdAt),
+      carrier: carrier.name,
+      twiml: carrier.outbound!.render(call.id, call.assistantId!, call.createdAt),
     });
   });
 

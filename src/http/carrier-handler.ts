@@ -2,14 +2,14 @@
  * Carrier webhooks on the raw node:http layer. This is the hot path (one
  * routing decision per phone call, ring delay on every millisecond), so it
  * skips express: no router walk, no middleware chain, no per-request schema
- * compile. Carrier adapters do the parsing and rendering.
+ * compile. Each carrier (carriers/registry.ts) verifies, parses and renders;
+ * this handler only sequences them, the same way for every carrier.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { CarrierAdapter, RawRequest, Rendered } from '../carriers/carrier.js';
-import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
-import { APOLOGY_TWIML, HANGUP_TWIML } from '../carriers/twilio/twiml.js';
+import type { RawRequest, Rendered } from '../carriers/carrier.js';
+import type { CarrierSet } from '../carriers/registry.js';
 import { AppError } from '../errors.js';
 import type { CallService } from '../services/calls.js';
 import type { InboundRouter } from '../routing/inbound.js';
@@ -19,8 +19,7 @@ import type { Faults } from '../faults.js';
 import { BODY_LIMIT, toAppError } from './express-app.js';
 
 export interface CarrierHandlerDeps {
-  twilio: TwilioAdapter;
-  generic: CarrierAdapter;
+  carriers: CarrierSet;
   inbound: InboundRouter;
   calls: CallService;
   insecureWebhooks: boolean;
@@ -31,16 +30,8 @@ export interface CarrierHandlerDeps {
   faults: Faults;
 }
 
-type Action = 'inbound' | 'status' | 'connect-action';
-const ROUTES: Record<string, [carrier: 'twilio' | 'generic', action: Action]> = {
-  '/carriers/twilio/voice': ['twilio', 'inbound'],
-  '/carriers/twilio/status': ['twilio', 'status'],
-  '/carriers/twilio/connect-action': ['twilio', 'connect-action'],
-  '/carriers/generic/inbound': ['generic', 'inbound'],
-  '/carriers/generic/status': ['generic', 'status'],
-};
-
-const KEY_VARIABLE = { twilio: 'TWILIO_AUTH_TOKEN', generic: 'SWITCHBOARD_WEBHOOK_SECRET' } as const;
+/** Answers for paths that are no carrier's (JSON, like the API). */
+const plain = { renderError: (e: AppError): Rendered => ({ status: e.status, contentType: 'application/json', body: JSON.stringify(e.toBody()) }) };
 
 /** Returns a handler for /carriers/* requests; anything else is not its business. */
 export function createCarrierHandler(d: CarrierHandlerDeps) {
@@ -51,14 +42,14 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
-    const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    const route = d.carriers.route(path);
     const reqId = randomUUID();
-    const adapter: CarrierAdapter = route?.[0] === 'generic' ? d.generic : d.twilio;
+    const carrier = route?.[0];
     const fields: Record<string, unknown> = { reqId, method: req.method, path };
 
     const send = (r: Rendered) => {
       if (res.headersSent || res.destroyed) return;
-      if (route) d.metrics.observeWebhook(route[0], route[1], (performance.now() - started) / 1000);
+      if (route) d.metrics.observeWebhook(route[0].name, route[1], (performance.now() - started) / 1000);
       res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), 'X-Request-Id': reqId });
       res.end(r.body);
       fields.status = r.status;
@@ -71,8 +62,8 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       if (e.code === 'INTERNAL') d.faults.report('carrier', err, { reqId, path });
       fields.error = e.code;
       if (e.headers && !res.headersSent) for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-      d.metrics.webhooksRejected.inc({ carrier: route?.[0] ?? 'unknown', code: e.code });
-      send(adapter.renderError(e));
+      d.metrics.webhooksRejected.inc({ carrier: carrier?.name ?? 'unknown', code: e.code });
+      send((carrier ?? plain).renderError(e));
     };
     /** Spends the source address's failure budget; the 429 to send instead, if it is spent. */
     const throttled = (): AppError | null => {
@@ -88,30 +79,29 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
     };
 
     try {
-      if (!route) return refuseUnread(new AppError('NOT_FOUND', `No carrier endpoint ${path.slice(0, 200)}.`));
+      if (!route || !carrier) return refuseUnread(new AppError('NOT_FOUND', `No carrier endpoint ${path.slice(0, 200)}.`));
       if (req.method !== 'POST') {
         res.setHeader('Allow', 'POST');
         return refuseUnread(new AppError('METHOD_NOT_ALLOWED', `${path} takes POST.`));
       }
-      const [carrier, action] = route;
-      if (!adapter.configured && !d.insecureWebhooks) {
-        return refuseUnread(new AppError('UNAVAILABLE', `${KEY_VARIABLE[carrier]} is not set, so ${carrier} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
+      const action = route[1];
+      if (!carrier.configured && !d.insecureWebhooks) {
+        return refuseUnread(new AppError('UNAVAILABLE', `${carrier.keyVariable} is not set, so ${carrier.title} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
       }
       // No signature header, no body read: an unsigned flood costs a header
       // check, and spends the sender's failure budget like a bad signature.
-      if (adapter.configured && req.headers[adapter.signatureHeader] === undefined) {
-        return refuseUnread(throttled() ?? new AppError('INVALID_SIGNATURE', `The ${adapter.signatureHeaderName} header is missing.`));
-      }
+      const missing = carrier.configured ? carrier.signatureHeaders.find(([lower]) => req.headers[lower] === undefined) : undefined;
+      if (missing) return refuseUnread(throttled() ?? new AppError('INVALID_SIGNATURE', `The ${missing[1]} header is missing.`));
 
       readBody(req, BODY_LIMIT).then(
         async (body) => {
           const raw: RawRequest = { url, headers: req.headers, body };
           try {
-            const refused = adapter.verify(raw);
+            const refused = carrier.verify(raw);
             if (refused !== null) {
               // Not secret, and the first thing to compare when signatures fail:
               // it must be exactly the URL configured at the carrier.
-              fields.checkedUrl = carrier === 'twilio' ? d.twilio.signedUrl(raw) : undefined;
+              if (carrier.checkedUrl) fields.checkedUrl = carrier.checkedUrl(raw);
               // Verify first, throttle only failures: a correctly signed webhook
               // is never refused, whatever else came from its address (Twilio's
               // egress addresses are shared by every Twilio customer, so anyone
@@ -119,34 +109,28 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
               throw throttled() ?? new AppError('INVALID_SIGNATURE', refused);
             }
             if (action === 'inbound') {
-              const call = adapter.parseInbound(raw);
+              const call = carrier.parseInbound(raw);
               fields.carrierCallId = call.carrierCallId;
-              const routed = await d.inbound.route(carrier, call);
+              const routed = await d.inbound.route(carrier.name, call);
               const decision = routed.answer.decision;
               fields.callId = routed.answer.callId;
               fields.decision = decision.kind;
               if (decision.kind === 'reject') fields.reason = decision.reason;
               if (decision.kind === 'connect') fields.assistantId = decision.assistantId;
               if (routed.retry) fields.retry = true;
-              else d.metrics.countCall(carrier, decision.kind, decision.kind === 'reject' ? decision.reason : '');
-              return send(adapter.renderAnswer(routed.answer));
+              else d.metrics.countCall(carrier.name, decision.kind, decision.kind === 'reject' ? decision.reason : '');
+              return send(carrier.renderAnswer(routed.answer));
             }
             if (action === 'status') {
-              const u = adapter.parseStatus(raw);
-              const { call, changed } = await d.calls.applyStatus(carrier, u);
-              Object.assign(fields, { callId: call.id, carrierStatus: u.status, changed });
-              return send(
-                carrier === 'twilio'
-                  ? { status: 204, contentType: 'text/plain', body: '' }
-                  : { status: 200, contentType: 'application/json', body: JSON.stringify({ callId: call.id, status: call.status, changed }) },
-              );
+              const u = carrier.parseStatus(raw);
+              const result = await d.calls.applyStatus(carrier.name, u);
+              Object.assign(fields, { callId: result.call.id, progress: u.progress, changed: result.changed });
+              return send(carrier.renderStatusReply(result));
             }
-            // connect-action: Twilio asks what to do once the stream has ended.
-            const sid = d.twilio.callSid(raw);
-            const call = await d.calls.byCarrierId('twilio', sid);
+            // connect-action: the carrier asks what to do once the stream has ended.
+            const call = await d.calls.byCarrierId(carrier.name, carrier.connectActionCallId!(raw));
             fields.callId = call?.id;
-            const unreachable = call?.endReason === 'assistant_unreachable' || call?.reason === 'assistant_unreachable';
-            return send({ status: 200, contentType: 'text/xml', body: unreachable ? APOLOGY_TWIML : HANGUP_TWIML });
+            return send(carrier.renderConnectAction!(call));
           } catch (err) {
             fail(err);
           }
@@ -157,7 +141,7 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
             // nobody to answer, and not a bug, so no error line and no
             // INTERNAL count (an unauthenticated client could raise false alarms).
             fields.error = 'CLIENT_ABORTED';
-            d.metrics.webhooksRejected.inc({ carrier: route[0], code: 'CLIENT_ABORTED' });
+            d.metrics.webhooksRejected.inc({ carrier: carrier.name, code: 'CLIENT_ABORTED' });
             log.info(fields, 'carrier webhook abandoned by the client');
             req.destroy();
             return;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Services } from '../services/index.js';
-import type { TwilioAdapter } from '../carriers/twilio/adapter.js';
+import type { CarrierSet } from '../carriers/registry.js';
 import { apiRouter } from './api-router.js';
 import { callsRouter } from './calls-router.js';
 import { serveConsole } from './console.js';
@@ -36,7 +36,7 @@ export interface ExpressDeps {
   /** Answers whether the database is reachable (readiness). */
   dbPing: () => Promise<boolean>;
   /** Renders the TwiML handed to outbound dialers. */
-  twilio: TwilioAdapter;
+  carriers: CarrierSet;
   metrics: Metrics;
   /** Per token on /api. */
   apiLimiter: RateLimiter;
@@ -127,7 +127,7 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   });
   app.use('/api', express.json({ limit: BODY_LIMIT, strict: false }));
 
-  const routers = [apiRouter(d.services), callsRouter(d.services, d.twilio)];
+  const routers = [apiRouter(d.services), callsRouter(d.services, d.carriers)];
   for (const r of routers) app.use('/api', r);
   // A path that exists under another method is 405 with Allow, not 404.
   app.use('/api', (req, res, next) => {

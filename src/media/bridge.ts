@@ -6,8 +6,11 @@
  *        └──refused / 5 s timeout / non-101──▶ closed (assistant_unreachable)
  *
  * Frames from the carrier that arrive before the assistant socket is open are
- * queued, not dropped. Frames are forwarded as the Buffers ws received, with
- * their text/binary flag: nothing is parsed or re-encoded here.
+ * queued, not dropped. The assistant always speaks Twilio Media Streams: when
+ * the carrier does too (Twilio, and the generic carrier, which relays
+ * anything), frames are forwarded as the Buffers ws received, with their
+ * text/binary flag, never parsed or re-encoded; otherwise the carrier's
+ * session (e.g. Telnyx's) translates each frame both ways.
  *
  * Backpressure: real-time audio that a peer has not read for many seconds is
  * worthless, so buffering is bounded instead of paced: when a destination's
@@ -17,40 +20,46 @@
  */
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import type { MediaDialect, MediaSession, TranslationStats } from '../carriers/carrier.js';
+import { CLOSE_REASONS, type EndReason } from '../errors.js';
 import type { Faults } from '../faults.js';
 import { AddressRefused, checkAddress, parseAddress, policyLookup, type Network } from './address-policy.js';
 import type { LiveCall, LiveCallRegistry } from './registry.js';
 
-export type BridgeProtocol = 'twilio' | 'generic';
 export type Frame = readonly [data: Buffer, isBinary: boolean];
 
 export interface BridgeCallHooks {
   markAnswered(callId: string): Promise<void>;
   /** `detail` is the call record's reason when the call failed (e.g. why the assistant was unreachable). */
-  markEnded(callId: string, reason: string, detail?: string): Promise<void>;
+  markEnded(callId: string, reason: EndReason, detail?: string): Promise<void>;
 }
 
 export interface MediaStats {
   framesToAssistant: number;
   framesToCarrier: number;
-  droppedBinaryToTwilio: number;
+  /** Binary frames from assistants that the carrier's dialect cannot carry (Twilio, Telnyx). */
+  droppedBinaryToCarrier: number;
   bridgesOpened: number;
   bridgesFailed: number;
+  /** Translating carriers' counters (Telnyx), summed over calls. */
+  translation: TranslationStats;
 }
 
 export const newMediaStats = (): MediaStats => ({
   framesToAssistant: 0,
   framesToCarrier: 0,
-  droppedBinaryToTwilio: 0,
+  droppedBinaryToCarrier: 0,
   bridgesOpened: 0,
   bridgesFailed: 0,
+  translation: { translated: 0, badFrames: 0, lateFrames: 0, reordered: 0, untranslatable: 0, carrierErrors: 0 },
 });
 
 export interface BridgeOptions {
   callId: string;
   assistantId: string;
   mediaUrl: string;
-  protocol: BridgeProtocol;
+  /** The carrier's media dialect: whether frames are relayed untouched or translated. */
+  dialect: MediaDialect;
   carrier: WebSocket;
   /** Frames already received from the carrier (Twilio's connected and start), relayed first. */
   initialFrames: Frame[];
@@ -80,12 +89,18 @@ export class CallBridge implements LiveCall {
   private assistantAlive = true;
   private pingTimer: NodeJS.Timeout | null = null;
   private readonly maxBuffered: number;
+  /** Null on the zero-copy path. */
+  private readonly session: MediaSession | null;
 
   constructor(private readonly o: BridgeOptions) {
     this.callId = o.callId;
     this.assistantId = o.assistantId;
     this.carrier = o.carrier;
     this.maxBuffered = o.maxBufferedBytes ?? 1024 * 1024;
+    this.session = o.dialect.session(o.stats.translation, {
+      toAssistant: (data, isBinary) => this.toAssistant(data, isBinary),
+      toCarrier: (data, isBinary) => this.toCarrier(data, isBinary),
+    });
     this.queue = [...o.initialFrames];
     for (const [d] of this.queue) this.queuedBytes += d.length;
     // Listen before anything else can happen, so no carrier frame is missed.
@@ -99,7 +114,7 @@ export class CallBridge implements LiveCall {
 
   /** The handler, with any exception reported and the call ended (1011), never rethrown. */
   private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-    return this.o.faults.guard('media', fn, () => this.end('internal_error', 1011));
+    return this.o.faults.guard('media', fn, () => this.end('internal_error'));
   }
 
   get isOpen(): boolean {
@@ -150,15 +165,15 @@ export class CallBridge implements LiveCall {
     a.on('message', this.guard(this.onAssistantMessage));
     a.on('close', this.guard(this.onAssistantClose));
     // Refused, DNS failure, handshake timeout, non-101 answer: all arrive here before 'open'.
-    a.on('error', this.guard((err: Error) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error', 1011))));
+    a.on('error', this.guard((err: Error) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error'))));
     a.on('pong', () => (this.assistantAlive = true));
     const every = this.o.pingIntervalMs ?? 15_000;
     this.pingTimer = setInterval(this.guard(this.heartbeat), every);
     this.pingTimer.unref();
   }
 
-  close(code: number, reason: string): void {
-    this.end(reason, code);
+  close(reason: EndReason): void {
+    this.end(reason);
   }
 
   private readonly onAssistantOpen = (): void => {
@@ -169,50 +184,62 @@ export class CallBridge implements LiveCall {
     const q = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    for (const [data, isBinary] of q) this.toAssistant(data, isBinary);
+    for (const [data, isBinary] of q) this.fromCarrier(data, isBinary);
   };
 
   private readonly onCarrierMessage = (data: Buffer, isBinary: boolean): void => {
-    if (this.state === 'bridged') return this.toAssistant(data, isBinary);
+    if (this.state === 'bridged') return this.fromCarrier(data, isBinary);
     if (this.state === 'connecting') {
       this.queue.push([data, isBinary]);
       this.queuedBytes += data.length;
-      if (this.queuedBytes > this.maxBuffered) this.end('assistant_stalled', 1011);
+      if (this.queuedBytes > this.maxBuffered) this.end('assistant_stalled');
     }
   };
+
+  private fromCarrier(data: Buffer, isBinary: boolean): void {
+    if (this.session) this.session.fromCarrier(data, isBinary);
+    else this.toAssistant(data, isBinary);
+  }
 
   private readonly onAssistantMessage = (data: Buffer, isBinary: boolean): void => {
     if (this.state !== 'bridged') return;
-    if (isBinary && this.o.protocol === 'twilio') {
-      // Binary frames are a protocol error for Twilio Media Streams (carriers.md).
-      this.o.stats.droppedBinaryToTwilio++;
+    if (isBinary && !this.o.dialect.binaryToCarrier) {
+      // Binary frames are a protocol error for Twilio Media Streams (carriers.md), and Telnyx's.
+      this.o.stats.droppedBinaryToCarrier++;
       return;
     }
-    if (this.carrier.bufferedAmount > this.maxBuffered) return this.end('carrier_stalled', 1011);
-    this.carrier.send(data, { binary: isBinary });
-    this.o.stats.framesToCarrier++;
+    if (this.session) this.session.fromAssistant(data, isBinary);
+    else this.toCarrier(data, isBinary);
   };
 
-  private toAssistant(data: Buffer, isBinary: boolean): void {
+  private toCarrier(data: Buffer | string, isBinary: boolean): void {
+    if (this.state !== 'bridged') return;
+    if (this.carrier.bufferedAmount > this.maxBuffered) return this.end('carrier_stalled');
+    this.carrier.send(data, { binary: isBinary });
+    this.o.stats.framesToCarrier++;
+  }
+
+  private toAssistant(data: Buffer | string, isBinary: boolean): void {
+    if (this.state !== 'bridged') return;
     const a = this.assistant!;
-    if (a.bufferedAmount > this.maxBuffered) return this.end('assistant_stalled', 1011);
+    if (a.bufferedAmount > this.maxBuffered) return this.end('assistant_stalled');
     a.send(data, { binary: isBinary });
     this.o.stats.framesToAssistant++;
   }
 
-  private readonly onCarrierClose = (): void => this.end('carrier_hangup', 1000);
+  private readonly onCarrierClose = (): void => this.end('carrier_hangup');
   private readonly onAssistantClose = (): void => {
     if (this.state === 'connecting') return; // the error handler decides
-    this.end('assistant_hangup', 1000);
+    this.end('assistant_hangup');
   };
   private readonly onCarrierError = (err: Error): void => {
     this.o.log.warn({ err: err.message }, 'carrier socket error');
-    this.end('carrier_error', 1011);
+    this.end('carrier_error');
   };
 
   private readonly heartbeat = (): void => {
-    if (!this.carrierAlive) return this.end('carrier_timeout', 1001);
-    if (this.state === 'bridged' && !this.assistantAlive) return this.end('assistant_timeout', 1001);
+    if (!this.carrierAlive) return this.end('carrier_timeout');
+    if (this.state === 'bridged' && !this.assistantAlive) return this.end('assistant_timeout');
     this.carrierAlive = false;
     this.assistantAlive = false;
     safe(() => this.carrier.ping());
@@ -228,13 +255,15 @@ export class CallBridge implements LiveCall {
     );
     // Recorded before the carrier's socket closes, so Twilio's <Connect action>
     // request (sent after the close) finds the reason and plays the apology.
-    this.end('assistant_unreachable', 1011, refused ? 'media_address_refused' : undefined);
+    this.end('assistant_unreachable', refused ? 'media_address_refused' : undefined);
   }
 
-  private end(reason: string, code: number, detail?: string): void {
+  private end(reason: EndReason, detail?: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    const code = CLOSE_REASONS[reason].close;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    this.session?.close();
     this.queue = [];
     const recorded = this.o.hooks.markEnded(this.callId, reason, detail).catch((err: unknown) => {
       this.o.log.error({ err }, 'could not record the end of the call');
@@ -261,7 +290,7 @@ export class CallBridge implements LiveCall {
 
 function closeSocket(ws: WebSocket, code: number, reason: string): void {
   safe(() => {
-    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason.slice(0, 120));
+    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
     else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
   });
 }

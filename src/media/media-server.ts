@@ -1,26 +1,32 @@
 /**
- * The media WebSocket endpoints, sharing the HTTP server through 'upgrade':
- *   GET /media/twilio                      Twilio Media Streams
- *   GET /media/generic/:callId?token=...   the generic carrier's stream
- * An upgrade to any other path is a 404 before the upgrade; while draining,
- * a 503. A missing or forged token closes the socket with 1008 and nothing
- * is relayed. The assistant is the one the call was pinned to when it was
- * routed (its call record), never a fresh lookup of the number.
+ * The media WebSocket endpoints, one per carrier, sharing the HTTP server
+ * through 'upgrade' (each carrier's dialect says its path and how a stream
+ * names its call: /media/twilio and /media/telnyx in their start message,
+ * /media/generic/<callId>?token=... in the URL). An upgrade to any other
+ * path is a 404 before the upgrade; while draining, a 503. A missing or
+ * forged token closes the socket with 1008 and nothing is relayed; every
+ * close reason is a code from CLOSE_REASONS (errors.ts). The assistant is
+ * the one the call was pinned to when it was routed (its call record),
+ * never a fresh lookup of the number.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Carrier } from '../carriers/carrier.js';
+import type { CarrierSet } from '../carriers/registry.js';
 import type { Call } from '../domain/types.js';
+import { CLOSE_REASONS, type CloseReason } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { CallTokens } from '../routing/call-token.js';
-import { CallBridge, type BridgeCallHooks, type BridgeProtocol, type Frame, type MediaStats } from './bridge.js';
+import { CallBridge, type BridgeCallHooks, type Frame, type MediaStats } from './bridge.js';
 import type { LiveCallRegistry } from './registry.js';
 import type { Faults } from '../faults.js';
 import type { Network } from './address-policy.js';
 import { queryParam, splitTarget } from '../http/request-target.js';
 
 export interface MediaServerDeps {
+  carriers: CarrierSet;
   lifecycle: Lifecycle;
   tokens: CallTokens;
   registry: LiveCallRegistry;
@@ -42,16 +48,14 @@ export interface MediaServerDeps {
   allowedNetworks: readonly Network[] | null;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
-  /** How long a Twilio stream may take to send its start message. */
+  /** How long a stream may take to send its start message. */
   startTimeoutMs?: number;
   /** Past this many bytes unread by a peer, the call ends (see bridge.ts). */
   maxBufferedBytes?: number;
 }
 
-const POLICY = 1008;
 /** Extra token lifetime for outbound calls: the callee may ring for up to Twilio's 600 s Timeout. */
 const OUTBOUND_RING_ALLOWANCE_S = 600;
-const GENERIC_PATH = /^\/media\/generic\/([A-Za-z0-9-]{1,64})$/;
 
 export class MediaServer {
   private readonly wss = new WebSocketServer({
@@ -83,108 +87,111 @@ export class MediaServer {
     // Split by hand: `new URL` throws on targets such as `//` or `//:99999/x`,
     // and an exception here used to end the process.
     const target = splitTarget(req.url);
-    if (target.path === null) return refuse(socket, 400, 'INVALID_REQUEST', 'The request target must be a path, e.g. /media/twilio.');
-    const generic = GENERIC_PATH.exec(target.path);
-    if (target.path !== '/media/twilio' && !generic) return refuse(socket, 404, 'NOT_FOUND', 'No WebSocket endpoint at this path; use /media/twilio or /media/generic/<callId>.');
+    const paths = this.d.carriers.mediaPaths;
+    if (target.path === null) return refuse(socket, 400, 'INVALID_REQUEST', `The request target must be a path: one of ${paths}.`);
+    const found = this.d.carriers.media(target.path, (name) => queryParam(target.query, name));
+    if (!found) return refuse(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at this path; use ${paths}.`);
     if (!this.d.lifecycle.accepting) return refuse(socket, 503, 'UNAVAILABLE', 'The gateway is draining; no new calls.');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => ws.terminate());
       const start = this.d.faults.guard(
         'media',
         () => {
-          if (generic) this.onGeneric(ws, socket, generic[1]!, queryParam(target.query, 'token'));
-          else this.onTwilio(ws, socket);
+          const { carrier, identity } = found;
+          if (identity.kind === 'url') {
+            // Frames that arrive while the call is looked up are kept, in order.
+            const pending: Frame[] = [];
+            ws.on('message', (data: Buffer, isBinary: boolean) => pending.push([data, isBinary]));
+            this.startBridge(ws, socket, carrier, identity.callId, identity.token, pending, undefined);
+          } else this.awaitStart(ws, socket, carrier);
         },
-        () => ws.close(1011, 'internal error'),
+        () => close(ws, 'internal_error'),
       );
       start();
     });
   }
 
-  /** Twilio sends connected, then start with our callId and token in customParameters. */
-  private onTwilio(ws: WebSocket, socket: Duplex): void {
+  /** The stream names its call in its start message (Twilio's customParameters, Telnyx's custom_parameters). */
+  private awaitStart(ws: WebSocket, socket: Duplex, carrier: Carrier): void {
+    const dialect = carrier.media;
     const pending: Frame[] = [];
-    const timer = setTimeout(() => ws.close(POLICY, 'no start message'), this.d.startTimeoutMs ?? 10_000);
+    const limit = dialect.maxFramesBeforeStart ?? 2;
+    const timer = setTimeout(() => stop('no_start_message'), this.d.startTimeoutMs ?? 10_000);
     timer.unref();
     const onMessage = (data: Buffer, isBinary: boolean) => {
-      pending.push([data, isBinary]);
-      let msg: { event?: unknown; start?: { customParameters?: Record<string, unknown>; callSid?: unknown } };
-      try {
-        if (isBinary) throw new Error('binary');
-        msg = JSON.parse(data.toString('utf8')) as typeof msg;
-      } catch {
-        return stop('expected Twilio Media Streams JSON text frames');
+      const frame = dialect.readStart!(data, isBinary, pending.length);
+      if (frame.kind === 'refuse') return stop(frame.reason);
+      pending.push([frame.kind === 'start' && frame.forward ? frame.forward : data, isBinary]);
+      if (frame.kind === 'wait') {
+        if (pending.length >= limit) stop('protocol_violation');
+        return;
       }
-      if (msg?.event === 'connected' && pending.length === 1) return;
-      if (msg?.event !== 'start') return stop('expected a start message');
-      const p = msg.start?.customParameters ?? {};
       ws.removeAllListeners('message');
       clearTimeout(timer);
-      this.startBridge(ws, socket, 'twilio', p.callId, p.token, pending, msg.start?.callSid);
+      this.startBridge(ws, socket, carrier, frame.callId, frame.token, pending, frame.carrierCallId);
     };
-    const stop = (why: string) => {
+    const stop = (why: CloseReason) => {
       ws.removeAllListeners('message');
       clearTimeout(timer);
-      ws.close(POLICY, why);
+      close(ws, why);
     };
-    ws.on('message', this.d.faults.guard('media', onMessage, () => stop('internal error')));
+    ws.on('message', this.d.faults.guard('media', onMessage, () => stop('internal_error')));
     ws.on('close', () => clearTimeout(timer));
   }
 
-  private onGeneric(ws: WebSocket, socket: Duplex, callId: string, token: string | null): void {
-    // Frames that arrive while the call is looked up are kept, in order.
-    const pending: Frame[] = [];
-    ws.on('message', (data: Buffer, isBinary: boolean) => pending.push([data, isBinary]));
-    this.startBridge(ws, socket, 'generic', callId, token, pending);
-  }
-
   /** Looks the call up and bridges it; a failure closes this socket (1011), never the process. */
-  private startBridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): void {
+  private startBridge(ws: WebSocket, socket: Duplex, carrier: Carrier, callId: unknown, token: unknown, initial: Frame[], carrierCallId: unknown): void {
     // Frames arriving during the lookup queue behind the ones already received.
     const queued: Frame[] = initial;
     const onFrame = (data: Buffer, isBinary: boolean) => queued.push([data, isBinary]);
     ws.removeAllListeners('message');
     ws.on('message', onFrame);
-    this.bridge(ws, socket, protocol, callId, token, queued, callSid)
+    this.bridge(ws, socket, carrier, callId, token, queued, carrierCallId)
       .catch((err: unknown) => {
         this.d.faults.report('media', err);
-        ws.close(1011, 'internal error');
+        close(ws, 'internal_error');
       })
       .finally(() => ws.off('message', onFrame));
   }
 
-  private async bridge(ws: WebSocket, socket: Duplex, protocol: BridgeProtocol, callId: unknown, token: unknown, initial: Frame[], callSid?: unknown): Promise<void> {
+  private async bridge(ws: WebSocket, socket: Duplex, carrier: Carrier, callId: unknown, token: unknown, initial: Frame[], carrierCallId: unknown): Promise<void> {
+    const protocol = carrier.name;
     const call = typeof callId === 'string' && callId.length <= 64 ? await this.d.calls.forMedia(callId) : undefined;
     if (!call || !call.assistantId || !call.mediaUrl || !this.d.tokens.verify(call.id, call.assistantId, token)) {
       this.d.log.warn({ protocol, callId: typeof callId === 'string' ? callId.slice(0, 64) : undefined }, 'media stream refused: bad or missing token');
-      return ws.close(POLICY, 'invalid call token');
+      return close(ws, 'invalid_call_token');
     }
     if (call.carrier !== protocol) {
-      // A Twilio call's token opens only /media/twilio, a generic call's only /media/generic.
-      this.d.log.warn({ protocol, callId: call.id }, 'media stream refused: wrong endpoint for this call');
-      return ws.close(POLICY, 'wrong media endpoint for this call');
+      // A call's token opens only its own carrier's media endpoint.
+      this.d.log.warn({ protocol, callId: call.id, carrier: call.carrier }, 'media stream refused: wrong endpoint for this call');
+      return close(ws, 'wrong_media_endpoint');
     }
     // The token is good only for a short while after routing: an inbound
-    // stream opens within a second or two of the TwiML; an outbound one once
+    // stream opens within a second or two of the answer; an outbound one once
     // the callee answers, so it may also wait out the ring (Twilio allows a
     // Timeout of up to 600 s).
     const windowMs = (this.d.tokenTtlS + (call.direction === 'outbound' ? OUTBOUND_RING_ALLOWANCE_S : 0)) * 1000;
     const age = this.d.now() - this.d.tokens.issuedAt(token as string);
     if (age > windowMs || age < -60_000) {
       this.d.log.warn({ callId: call.id, ageMs: age }, 'media stream refused: token expired');
-      return ws.close(POLICY, 'call token expired');
+      return close(ws, 'call_token_expired');
     }
     // One stream per call, ever, across every process on the database.
     if (call.endedAt !== null || this.d.registry.has(call.id) || !(await this.d.calls.claimMedia(call.id))) {
       this.d.log.warn({ callId: call.id }, 'media stream refused: call already bridged or ended');
-      return ws.close(POLICY, 'call token already used, or call ended');
+      return close(ws, 'call_token_used');
     }
-    // An outbound call learns its CallSid here (the dialer placed it with our
-    // TwiML), so its status callbacks and <Connect action> find the record.
-    if (call.carrierCallId === null && typeof callSid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(callSid)) {
-      await this.d.calls.bindCarrierCallId(call.id, callSid);
+    // An outbound call learns its carrier call id here (the dialer placed it
+    // with our markup), so its status callbacks and connect-action find the record.
+    if (call.carrierCallId === null && typeof carrierCallId === 'string' && carrier.media.isCarrierCallId?.(carrierCallId)) {
+      await this.d.calls.bindCarrierCallId(call.id, carrierCallId);
     }
-    if (ws.readyState !== ws.OPEN) return; // the carrier hung up while we looked
+    if (ws.readyState !== ws.OPEN) {
+      // The carrier hung up while we looked: the stream is claimed, so no
+      // other can end this call; record its end here.
+      await this.d.calls.markEnded(call.id, 'carrier_hangup');
+      return;
+    }
     this.d.connections.exempt(socket);
     // From here the bridge listens; the frames queued so far go first.
     ws.removeAllListeners('message');
@@ -193,7 +200,7 @@ export class MediaServer {
       callId: call.id,
       assistantId: call.assistantId,
       mediaUrl: call.mediaUrl,
-      protocol,
+      dialect: carrier.media,
       carrier: ws,
       // The same array the lookup queued into: frames up to now, in order.
       initialFrames: initial,
@@ -216,6 +223,11 @@ export class MediaServer {
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Closes a stream that was never bridged, with its catalogue code as the reason. */
+function close(ws: WebSocket, reason: CloseReason): void {
+  ws.close(CLOSE_REASONS[reason].close, reason);
+}
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });

@@ -3,12 +3,13 @@
  * waits for that). Injected where needed, never a global.
  */
 import { EventEmitter } from 'node:events';
+import type { EndReason } from '../errors.js';
 
 export interface LiveCall {
   readonly callId: string;
   readonly assistantId: string;
   /** Ends the call from the gateway's side (drain, shutdown). */
-  close(code: number, reason: string): void;
+  close(reason: EndReason): void;
 }
 
 export class LiveCallRegistry {
@@ -51,9 +52,9 @@ export class LiveCallRegistry {
     return new Promise((resolve) => this.events.once('idle', resolve));
   }
 
-  closeAll(code: number, reason: string): number {
+  closeAll(reason: EndReason): number {
     const all = [...this.calls.values()];
-    for (const c of all) c.close(code, reason);
+    for (const c of all) c.close(reason);
     return all.length;
   }
 }

@@ -1,17 +1,15 @@
 /** Call records: carrier status callbacks, the media bridge's marks, the calls API. */
 import type { Clock } from '../clock.js';
-import { AppError, notFound } from '../errors.js';
-import { applyCarrierStatus, CARRIER_STATUSES, isCarrierStatus } from '../domain/call-status.js';
+import { AppError, notFound, type EndReason } from '../errors.js';
+import { applyCarrierStatus, CALL_PROGRESS, isCallProgress, type CarrierStatusUpdate } from '../domain/call-status.js';
 import type { Call, Principal } from '../domain/types.js';
 import { listScope } from './access.js';
 import type { CallListFilter, Store } from './ports.js';
 import type { TeamService } from './teams.js';
 
-export interface StatusUpdate {
+/** A status callback, already mapped by its carrier onto the neutral call progress. */
+export interface StatusUpdate extends CarrierStatusUpdate {
   carrierCallId: string;
-  status: string;
-  durationSec?: number | undefined;
-  sequence?: number | undefined;
 }
 
 export class CallService {
@@ -41,8 +39,8 @@ export class CallService {
 
   /** A carrier status callback. Stale and duplicate callbacks change nothing. */
   async applyStatus(carrier: string, u: StatusUpdate): Promise<{ call: Call; changed: boolean }> {
-    if (!isCarrierStatus(u.status)) {
-      throw new AppError('INVALID_REQUEST', `status: "${u.status}" is not a call status (${CARRIER_STATUSES.join(', ')}).`);
+    if (!isCallProgress(u.progress)) {
+      throw new AppError('INVALID_REQUEST', `status: "${String(u.progress).slice(0, 40)}" is not a call status (${CALL_PROGRESS.join(', ')}).`);
     }
     return this.store.transaction(async (tx) => {
       const call = await tx.calls.getByCarrierId(carrier, u.carrierCallId);
@@ -84,7 +82,7 @@ export class CallService {
    * first; its status and billed duration stand, only missing fields are filled.
    * `detail` becomes the record's reason when the call failed.
    */
-  async markEnded(callId: string, endReason: string, detail?: string): Promise<void> {
+  async markEnded(callId: string, endReason: EndReason, detail?: string): Promise<void> {
     const now = this.clock.now();
     await this.store.transaction(async (tx) => {
       const c = await tx.calls.get(callId);

@@ -4,7 +4,7 @@
 // to refuse broken documents. Debian's xmllint gives the same verdicts
 // (test/integration/twiml-xmllint.test.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { connectTwiml } from '../../src/carriers/twilio/twiml.js';
+import { connectMarkup } from '../../src/carriers/markup.js';
 import { attributesOf, validateTwiml, validateTwimlAll, type TwimlVerdict } from '../helpers/twiml-schema.js';
 import { ACCEPTED_SAMPLES, AWKWARD_PARAMS, BROKEN_SAMPLES, gatewaySamples, rendererSamples, type TwimlSample } from '../helpers/twiml-samples.js';
 
@@ -20,22 +20,26 @@ beforeAll(async () => {
 });
 
 describe('what the gateway renders', () => {
-  it('covers every shape: connect (webhook and caller-id), reject, hangup, apology', () => {
+  it('covers every shape: connect (webhook and caller-id, TwiML and TeXML), reject, hangup, apology', () => {
     const all = rendered.map((s) => s.xml).join('\n');
     for (const verb of ['<Connect action=', '<Stream url=', '<Parameter name="token"', '<Reject reason="rejected"/>', '<Hangup/>', '<Say>']) {
       expect(all).toContain(verb);
     }
     expect(rendered.map((s) => s.name)).toEqual([
-      'connectTwiml with awkward parameters',
-      'connectTwiml without parameters',
-      'REJECT_TWIML',
-      'HANGUP_TWIML',
-      'APOLOGY_TWIML',
+      'connectMarkup with awkward parameters',
+      'connectMarkup without parameters',
+      'connectMarkup for TeXML with awkward parameters',
+      'REJECT_MARKUP',
+      'HANGUP_MARKUP',
+      'APOLOGY_MARKUP',
       'Twilio voice webhook, routed',
       'Twilio voice webhook, rejected',
       'connect-action after a stream',
       'connect-action after an unreachable assistant',
       'POST /api/outbound/caller-id twiml',
+      'Telnyx TeXML voice webhook, routed',
+      'Telnyx TeXML voice webhook, rejected',
+      'Telnyx connect-action after a stream',
     ]);
   });
 
@@ -46,6 +50,11 @@ describe('what the gateway renders', () => {
     expect(byName['Twilio voice webhook, rejected']).toContain('<Reject reason="rejected"/>');
     expect(byName['connect-action after a stream']).toMatch(/<Response><Hangup\/><\/Response>$/);
     expect(byName['connect-action after an unreachable assistant']).toMatch(/<Response><Say>[^<]+<\/Say><Hangup\/><\/Response>$/);
+    // TeXML: a two-way mu-law stream in RTP mode, else Telnyx drops the audio sent back.
+    expect(byName['Telnyx TeXML voice webhook, routed']).toMatch(
+      /<Connect action="https:\/\/[^"]+\/carriers\/telnyx\/connect-action"><Stream url="wss:\/\/[^"]+\/media\/telnyx" bidirectionalMode="rtp" bidirectionalCodec="PCMU" codec="PCMU"><Parameter name="callId" value="[^"]+"\/><Parameter name="token" value="[^"]+"\/><\/Stream><\/Connect>/,
+    );
+    expect(byName['Telnyx TeXML voice webhook, rejected']).toContain('<Reject reason="rejected"/>');
   });
 
   it('every one is valid TwiML', async () => {
@@ -53,10 +62,11 @@ describe('what the gateway renders', () => {
   });
 
   it('awkward parameter names and values reach an XML parser exactly as given', async () => {
-    const xml = connectTwiml('https://gw.example.com/a?x=1&y=2', 'wss://gw.example.com/media/twilio', AWKWARD_PARAMS);
+    const xml = connectMarkup({ actionUrl: 'https://gw.example.com/a?x=1&y=2', streamUrl: 'wss://gw.example.com/media/twilio', params: { ...AWKWARD_PARAMS, lines: 'line1\nline2\tend\r' } });
     expect((await validateTwiml(xml)).valid).toBe(true);
     const read = await attributesOf(xml, 'Parameter');
-    expect(read).toEqual(Object.entries(AWKWARD_PARAMS).map(([name, value]) => ({ name, value })));
+    // Line breaks and tabs too: escaped as character references, they are not normalised to spaces.
+    expect(read).toEqual(Object.entries({ ...AWKWARD_PARAMS, lines: 'line1\nline2\tend\r' }).map(([name, value]) => ({ name, value })));
     expect(await attributesOf(xml, 'Connect')).toEqual([{ action: 'https://gw.example.com/a?x=1&y=2' }]);
   });
 

@@ -83,7 +83,7 @@ describe('connection exhaustion', () => {
       expect(idle.filter((s) => !s.destroyed && !s.closed).length).toBe(256);
 
       // And the 256 idle sockets that were let in are closed by the headers timeout.
-      await until(() => idle.every((s) => s.destroyed || s.closed), 'the idle sockets to time out', 8000);
+      await until(() => idle.every((s) => s.destroyed || s.closed), 'the idle sockets to time out', 15_000);
       await sleep(100);
       expect(await requestFrom('127.0.0.1', p.port, '/healthz')).toBe(200);
       expect(p.lines.some((l) => l.level === 'error' || l.level === 50)).toBe(false);

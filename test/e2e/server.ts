@@ -55,13 +55,27 @@ export async function ensureBuilt({ timeoutMs = 60_000, always = false }: BuildO
 
 // ------------------------------------------------------------------ ports and folders
 
-/** A port nothing listens on at the moment (on 127.0.0.1). */
+/**
+ * A port nothing listens on at the moment (on 127.0.0.1), for a child that
+ * must be told its port. Chosen at random below Linux's ephemeral range
+ * (32768-60999): a port the kernel handed out for port 0 could be handed to
+ * another test's socket before the child binds it (seen under load), while
+ * nothing takes a port from below that range unasked.
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+    if (attempt > 50) throw new Error('no free port found between 20000 and 32000');
+  }
 }
 
 const dirs: string[] = [];

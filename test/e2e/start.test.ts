@@ -105,6 +105,18 @@ describe('npm start, the real process', () => {
     expect(s.stderr()).toContain('PORT');
     expect(s.lines.some((l) => l.msg === 'switchboard listening')).toBe(false);
   });
+
+  it('a Telnyx public key that is not a usable Ed25519 key stops the process, naming TELNYX_PUBLIC_KEY', async () => {
+    // Small order (the identity point): it would accept forged signatures for any body.
+    const identity = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]).toString('base64');
+    const s = await spawnServer({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: newDbPath(), TELNYX_PUBLIC_KEY: identity });
+    const exit = await s.exitWithin(10_000);
+    expect(exit, 'the process should exit by itself').not.toBeNull();
+    expect(exit!.code).not.toBe(0);
+    expect(s.stderr()).toContain('TELNYX_PUBLIC_KEY');
+    expect(s.stderr()).toMatch(/small order/);
+    expect(s.lines.some((l) => l.msg === 'switchboard listening')).toBe(false);
+  });
 });
 
 describe('`npm start`, literally', () => {

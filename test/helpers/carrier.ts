@@ -1,23 +1,88 @@
 /**
- * Carrier-side test helpers: signed Twilio and generic webhooks, carrier call
- * ids, and a small TwiML reader. Twilio signatures come from the official
- * `twilio` package (the oracle, carriers.md), never from src/.
+ * Carrier-side test helpers: signed Twilio, Telnyx and generic webhooks,
+ * carrier call ids, and a small TwiML reader. Twilio signatures come from the
+ * official `twilio` package (the oracle, carriers.md), never from src/;
+ * Telnyx's are made with node:crypto's Ed25519 from a key pair made here.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
 import twilio from 'twilio';
 import { expect } from 'vitest';
-import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import { signGeneric } from '../../src/carriers/generic/index.js';
 import type { TestGateway } from './gateway.js';
 
 export const TWILIO_TOKEN = 'tw_test_token';
 export const GENERIC_SECRET = 'generic-secret-0123456789';
 export const PUBLIC_URL = 'https://gw.example.com';
+/** A Telnyx signing key pair, as Telnyx holds the private half and the portal shows the public one. */
+const telnyxKeys = generateKeyPairSync('ed25519');
+/** TELNYX_PUBLIC_KEY: the base64 of the raw 32-byte public key (the SPKI DER's last 32 bytes). */
+export const TELNYX_PUBLIC_KEY = telnyxKeys.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
 /** The env most carrier tests start the gateway with. */
 export const CARRIER_ENV = {
   TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+  TELNYX_PUBLIC_KEY,
   SWITCHBOARD_WEBHOOK_SECRET: GENERIC_SECRET,
   SWITCHBOARD_PUBLIC_URL: PUBLIC_URL,
 } as const;
+
+/** The telnyx-signature-ed25519 and telnyx-timestamp headers for a raw body, as Telnyx signs it. */
+export function telnyxHeaders(rawBody: string, nowMs: number): Record<string, string> {
+  const ts = String(Math.floor(nowMs / 1000));
+  const signature = edSign(null, Buffer.from(`${ts}|${rawBody}`), telnyxKeys.privateKey).toString('base64');
+  return { 'telnyx-signature-ed25519': signature, 'telnyx-timestamp': ts };
+}
+
+/** A Telnyx call control id (`v3:` and an opaque token). */
+export const telnyxCallId = (): string => 'v3:' + randomBytes(24).toString('base64url');
+
+/** Typical TeXML voice webhook parameters (Twilio's names, Telnyx's ids). */
+export function telnyxVoiceParams(p: Params = {}): Params {
+  return {
+    AccountSid: '4b5f0a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b',
+    CallSid: telnyxCallId(),
+    CallSessionId: 'b0e6141e-c81c-11f0-abac-02420aef93a0',
+    CallStatus: 'ringing',
+    ConnectionId: '2811212257810187875',
+    Direction: 'inbound',
+    From: '+12025550143',
+    To: '+12025550100',
+    ...p,
+  };
+}
+
+export interface TelnyxOpts {
+  /** false sends no signature headers. */
+  sign?: boolean;
+  /** Signs at this time instead of the gateway's clock. */
+  nowMs?: number;
+  /** Sends these headers instead of the signature. */
+  headers?: Record<string, string>;
+  /** Raw body to send instead of the form-encoded params (signed as sent). */
+  rawBody?: string;
+  contentType?: string;
+}
+
+function telnyxPost(t: TestGateway, path: string, params: Params, o: TelnyxOpts) {
+  const body = o.rawBody ?? formEncode(params);
+  const headers: Record<string, string> = { 'Content-Type': o.contentType ?? 'application/x-www-form-urlencoded' };
+  if (o.headers) Object.assign(headers, o.headers);
+  else if (o.sign !== false) Object.assign(headers, telnyxHeaders(body, o.nowMs ?? t.clock.now()));
+  return t.api.post(path).set(headers).send(body);
+}
+
+export const telnyxVoice = (t: TestGateway, params: Params, o: TelnyxOpts = {}) => telnyxPost(t, '/carriers/telnyx/voice', params, o);
+export const telnyxStatus = (t: TestGateway, params: Params, o: TelnyxOpts = {}) => telnyxPost(t, '/carriers/telnyx/status', params, o);
+export const telnyxConnectAction = (t: TestGateway, params: Params, o: TelnyxOpts = {}) => telnyxPost(t, '/carriers/telnyx/connect-action', params, o);
+
+/** A signed TeXML voice webhook for a call to `to`; the call control id sent and what the TeXML says. */
+export async function telnyxCallTo(t: TestGateway, to: string) {
+  const sid = telnyxCallId();
+  const res = await telnyxVoice(t, telnyxVoiceParams({ CallSid: sid, To: to }));
+  expect(res.status, res.text).toBe(200);
+  const tw = parseTwiml(res.text);
+  expect(tw.callId, res.text).toBeTruthy();
+  return { sid, callId: tw.callId!, token: tw.token!, streamUrl: tw.streamUrl! };
+}
 
 /** A Twilio CallSid: CA + 32 hex digits. */
 export const callSid = (): string => 'CA' + randomBytes(16).toString('hex');

@@ -123,3 +123,54 @@ export async function callRecord(t: TestGateway, id: string) {
   if (!c) throw new Error(`no call ${id}`);
   return c;
 }
+
+// --- Telnyx's media dialect (snake_case; see src/carriers/telnyx/media.ts) ---
+
+export const TELNYX_STREAM_ID = '32de0dea-53cb-4b21-89a4-9e1819c043bc';
+export const TELNYX_CONNECTED = JSON.stringify({ event: 'connected', version: '1.0.0' });
+
+export function telnyxStart(callId: string, token: string, callControlId = 'v3:control-id', seq = 1) {
+  return JSON.stringify({
+    event: 'start',
+    sequence_number: String(seq),
+    stream_id: TELNYX_STREAM_ID,
+    start: {
+      user_id: '3e6f995f-85f7-4705-9741-53b116d28237',
+      call_control_id: callControlId,
+      call_session_id: 'ff55a038-6f5d-11ef-9692-02420aeffb1f',
+      from: '+13122010094',
+      to: '+13122123456',
+      client_state: null,
+      custom_parameters: { callId, token },
+      media_format: { encoding: 'PCMU', sample_rate: 8000, channels: 1 },
+    },
+  });
+}
+
+/** A Telnyx media frame; its sequence number counts every event, like Twilio's. */
+export function telnyxMediaFrame(seq: number): string {
+  const payload = Buffer.alloc(160, seq % 256).toString('base64');
+  return JSON.stringify({
+    event: 'media',
+    sequence_number: String(seq),
+    stream_id: TELNYX_STREAM_ID,
+    media: { track: 'inbound', chunk: String(seq - 1), timestamp: String((seq - 1) * 20), payload },
+  });
+}
+
+export function telnyxStop(seq: number, callControlId = 'v3:control-id') {
+  return JSON.stringify({ event: 'stop', sequence_number: String(seq), stream_id: TELNYX_STREAM_ID, stop: { user_id: '3e6f995f-85f7-4705-9741-53b116d28237', call_control_id: callControlId } });
+}
+
+/**
+ * The frames an assistant receives for these carrier frames: the same bytes,
+ * except the start message, whose media token the gateway keeps to itself.
+ */
+export function relayed(frames: readonly string[]): string[] {
+  return frames.map((f) => {
+    const msg = JSON.parse(f);
+    if (msg.event !== 'start' || !msg.start?.customParameters) return f;
+    delete msg.start.customParameters.token;
+    return JSON.stringify(msg);
+  });
+}

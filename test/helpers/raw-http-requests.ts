@@ -7,7 +7,7 @@
  * Strings in a request head are byte strings (latin1): every character is
  * one byte on the wire, so NUL, CR, bare LF and 0x80-0xff go out unchanged.
  */
-import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import { signGeneric } from '../../src/carriers/generic/index.js';
 import type { Rng } from '../e2e/traffic.js';
 import { prepareTwilio, voiceParams } from './carrier.js';
 import { CONNECTED, twilioStart } from './media.js';

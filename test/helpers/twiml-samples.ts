@@ -1,12 +1,13 @@
 /**
  * Every TwiML document shape the gateway renders today, taken from the
- * renderer (src/carriers/twilio/twiml.ts) and from real answers of a running
- * gateway, plus documents the schema must refuse. Shared by the schema test
+ * renderer (src/carriers/markup.ts) and from real answers of a running
+ * gateway (Twilio's TwiML and Telnyx's TeXML), plus documents the schema must refuse. Shared by the schema test
  * in `npm test` (test/carriers/twiml-schema.test.ts) and the integration
  * tier's check that Debian's xmllint agrees (test/integration/twiml-xmllint.test.ts).
  */
-import { APOLOGY_TWIML, connectTwiml, HANGUP_TWIML, REJECT_TWIML } from '../../src/carriers/twilio/twiml.js';
-import { assign, callSid, CARRIER_ENV, newAssistant, parseTwiml, twilioConnectAction, twilioVoice, voiceParams } from './carrier.js';
+import { APOLOGY_MARKUP, connectMarkup, HANGUP_MARKUP, REJECT_MARKUP } from '../../src/carriers/markup.js';
+import { TELNYX_STREAM_ATTRIBUTES } from '../../src/carriers/telnyx/index.js';
+import { assign, callSid, CARRIER_ENV, newAssistant, parseTwiml, telnyxCallId, telnyxConnectAction, telnyxVoice, telnyxVoiceParams, twilioConnectAction, twilioVoice, voiceParams } from './carrier.js';
 import { availableNumbers, buyActive, createTeam, startGateway } from './gateway.js';
 import { carrierSocket, CONNECTED, twilioStart } from './media.js';
 
@@ -32,13 +33,17 @@ export const AWKWARD_PARAMS: Record<string, string> = {
 export function rendererSamples(): TwimlSample[] {
   return [
     {
-      name: 'connectTwiml with awkward parameters',
-      xml: connectTwiml("https://gw.example.com/carriers/twilio/connect-action?x=1&y='2'", 'wss://gw.example.com/media/twilio', AWKWARD_PARAMS),
+      name: 'connectMarkup with awkward parameters',
+      xml: connectMarkup({ actionUrl: "https://gw.example.com/carriers/twilio/connect-action?x=1&y='2'", streamUrl: 'wss://gw.example.com/media/twilio', params: AWKWARD_PARAMS }),
     },
-    { name: 'connectTwiml without parameters', xml: connectTwiml('http://127.0.0.1:8080/carriers/twilio/connect-action', 'ws://127.0.0.1:8080/media/twilio', {}) },
-    { name: 'REJECT_TWIML', xml: REJECT_TWIML },
-    { name: 'HANGUP_TWIML', xml: HANGUP_TWIML },
-    { name: 'APOLOGY_TWIML', xml: APOLOGY_TWIML },
+    { name: 'connectMarkup without parameters', xml: connectMarkup({ actionUrl: 'http://127.0.0.1:8080/carriers/twilio/connect-action', streamUrl: 'ws://127.0.0.1:8080/media/twilio', params: {} }) },
+    {
+      name: 'connectMarkup for TeXML with awkward parameters',
+      xml: connectMarkup({ actionUrl: 'https://gw.example.com/carriers/telnyx/connect-action', streamUrl: 'wss://gw.example.com/media/telnyx', params: AWKWARD_PARAMS, streamAttributes: TELNYX_STREAM_ATTRIBUTES }),
+    },
+    { name: 'REJECT_MARKUP', xml: REJECT_MARKUP },
+    { name: 'HANGUP_MARKUP', xml: HANGUP_MARKUP },
+    { name: 'APOLOGY_MARKUP', xml: APOLOGY_MARKUP },
   ];
 }
 
@@ -75,7 +80,13 @@ export async function gatewaySamples(): Promise<TwimlSample[]> {
 
     const outbound = await t.api.post('/api/outbound/caller-id').set(team.auth).send({ assistantId: agent, to: '+12125550123' });
 
-    for (const [what, r] of Object.entries({ routed, rejected, hangup, apology, outbound })) {
+    // The same through Telnyx's TeXML endpoints.
+    const texmlSid = telnyxCallId();
+    const texmlRouted = await telnyxVoice(t, telnyxVoiceParams({ CallSid: texmlSid, To: routedE164! }));
+    const texmlRejected = await telnyxVoice(t, telnyxVoiceParams({ To: unknownE164! }));
+    const texmlHangup = await telnyxConnectAction(t, { CallSid: texmlSid, CallStatus: 'in-progress' });
+
+    for (const [what, r] of Object.entries({ routed, rejected, hangup, apology, outbound, texmlRouted, texmlRejected, texmlHangup })) {
       if (r.status !== 200) throw new Error(`${what}: ${r.status} ${r.text}`);
     }
     return [
@@ -84,6 +95,9 @@ export async function gatewaySamples(): Promise<TwimlSample[]> {
       { name: 'connect-action after a stream', xml: hangup.text },
       { name: 'connect-action after an unreachable assistant', xml: apology.text },
       { name: 'POST /api/outbound/caller-id twiml', xml: outbound.body.twiml as string },
+      { name: 'Telnyx TeXML voice webhook, routed', xml: texmlRouted.text },
+      { name: 'Telnyx TeXML voice webhook, rejected', xml: texmlRejected.text },
+      { name: 'Telnyx connect-action after a stream', xml: texmlHangup.text },
     ];
   } finally {
     await t.close();

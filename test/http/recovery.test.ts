@@ -157,12 +157,12 @@ describe('purchases left from the last run', () => {
     // The carrier still holds it for us: not offered to anyone else.
     expect(await offered(t, e164!)).toBe(false);
     const orderId = await t.sql.value<string>('SELECT order_id FROM phone_numbers WHERE id = ?', id);
-    expect(await carrier.getOrder(orderId)).toBe('active');
+    expect((await carrier.getOrder(orderId)).status).toBe('active');
     // A carrier repeating its confirmation changes nothing either.
     await t.gw.services.provisioning.applyOrderUpdate({ orderId, e164: e164!, status: 'active' });
     expect(await offered(t, e164!)).toBe(false);
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'active' });
-    expect(await carrier.getOrder(orderId)).toBe('active');
+    expect((await carrier.getOrder(orderId)).status).toBe('active');
   });
 
   it('a crash right after the number was recorded, before the carrier order: error at start, number back in the pool', async () => {

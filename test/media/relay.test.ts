@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { Lifecycle } from '../../src/lifecycle.js';
 import { newMediaStats } from '../../src/media/bridge.js';
 import { Faults } from '../../src/faults.js';
+import { buildCarriers } from '../../src/carriers/registry.js';
 import { MediaServer } from '../../src/media/media-server.js';
 import { LiveCallRegistry } from '../../src/media/registry.js';
 import { CallTokens } from '../../src/routing/call-token.js';
@@ -23,7 +24,7 @@ import {
   twilioCallTo,
 } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CONNECTED, STREAM_SID, callRecord as callRecordOf, mediaFrame, twilioStart } from '../helpers/media.js';
+import { CONNECTED, relayed, STREAM_SID, callRecord as callRecordOf, mediaFrame, twilioStart } from '../helpers/media.js';
 
 // ---------------------------------------------------------------------------
 // Local doubles that keep the text/binary flag and the exact bytes.
@@ -186,8 +187,8 @@ describe('media relay', () => {
     for (const f of sent) c.ws.send(f);
 
     await eventually(() => c.received.length === 600 + 12 + 6, 10_000);
-    // The assistant saw exactly what the carrier sent, starting with connected and start.
-    expect(texts(server.conns[0]!.received)).toEqual(sent);
+    // The assistant saw exactly what the carrier sent, starting with connected and start (less the media token).
+    expect(texts(server.conns[0]!.received)).toEqual(relayed(sent));
     expect(server.conns[0]!.received.every((r) => !r.isBinary)).toBe(true);
     // The carrier saw exactly what the assistant sent, in order, as text frames.
     expect(c.received.every((r) => !r.isBinary)).toBe(true);
@@ -215,7 +216,7 @@ describe('media relay', () => {
     await eventually(() => server.conns[0]?.received.length === sent.length, 5000);
     // The frames really were sent while the assistant was still connecting.
     expect(server.acceptedAt[0]! - sentAt).toBeGreaterThanOrEqual(200);
-    expect(texts(server.conns[0]!.received)).toEqual(sent);
+    expect(texts(server.conns[0]!.received)).toEqual(relayed(sent));
     // And frames after the bridge opened follow them.
     c.ws.send(mediaFrame(53));
     await eventually(() => server.conns[0]!.received.length === sent.length + 1);
@@ -347,7 +348,7 @@ describe('media relay', () => {
     first.ws.send(mediaFrame(3));
     g1.ws.send('still here');
     await eventually(() => server.conns[0]!.received.length === 3 && server.conns[1]!.received.length === 1);
-    expect(texts(server.conns[0]!.received)).toEqual([CONNECTED, twilioStart(call.callId, call.token, call.sid), mediaFrame(3)]);
+    expect(texts(server.conns[0]!.received)).toEqual(relayed([CONNECTED, twilioStart(call.callId, call.token, call.sid), mediaFrame(3)]));
     expect(texts(server.conns[1]!.received)).toEqual(['still here']);
     expect(server.conns.length).toBe(2);
     expect(first.ws.readyState).toBe(WebSocket.OPEN);
@@ -403,9 +404,11 @@ describe('media server start timeout', () => {
 
   beforeAll(async () => {
     server = http.createServer((_req, res) => res.writeHead(404).end());
+    const tokens = new CallTokens('another-secret-0123456789abcdef0123');
     media = new MediaServer({
+      carriers: buildCarriers({ twilioAuthToken: undefined, telnyxPublicKey: undefined, webhookSecret: undefined }, { publicUrl: () => 'http://127.0.0.1', signToken: (c, a, at) => tokens.sign(c, a, at), now: () => Date.now() }),
       lifecycle: new Lifecycle(),
-      tokens: new CallTokens('another-secret-0123456789abcdef0123'),
+      tokens,
       registry: new LiveCallRegistry(),
       stats: newMediaStats(),
       calls: {

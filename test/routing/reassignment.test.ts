@@ -4,7 +4,7 @@
 // sockets, real SQLite, hundreds of alternations.
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import { signGeneric } from '../../src/carriers/generic/index.js';
 import { assign, CARRIER_ENV, callSid, GENERIC_SECRET, newAssistant, parseTwiml, twilioVoiceFetch, voiceParams } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExpressApp } from '../../src/http/express-app.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';
-import type { TwilioAdapter } from '../../src/carriers/twilio/adapter.js';
+import type { CarrierSet } from '../../src/carriers/registry.js';
 import { assign, newAssistant } from '../helpers/carrier.js';
 import { availableNumbers, bearer, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -213,7 +213,7 @@ function registeredRoutes(): string[] {
     lifecycle: t.gw.lifecycle,
     log: t.gw.log,
     dbPing: async () => true,
-    twilio: {} as TwilioAdapter,
+    carriers: {} as CarrierSet,
     metrics: t.gw.metrics,
     apiLimiter: failureLimiter,
     teamLimiter: failureLimiter,

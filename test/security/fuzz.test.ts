@@ -11,7 +11,7 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { genericSignature } from '../../src/carriers/generic/adapter.js';
+import { genericSignature } from '../../src/carriers/generic/index.js';
 import { ERRORS } from '../../src/errors.js';
 import { CARRIER_ENV, GENERIC_SECRET, TWILIO_TOKEN, assign, callSid, newAssistant, twilioSignature, twilioVoice, voiceParams, type Params } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';

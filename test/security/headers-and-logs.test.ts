@@ -8,7 +8,7 @@
 //   - a call's whole story can be found in the logs by its call id.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import { signGeneric } from '../../src/carriers/generic/index.js';
 import {
   CARRIER_ENV,
   GENERIC_SECRET,

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARRIER_ENV, GENERIC_SECRET, accountSid, callSid, formEncode, twilioSignature, voiceParams, type Params } from '../helpers/carrier.js';
-import { signGeneric } from '../../src/carriers/generic/adapter.js';
+import { signGeneric } from '../../src/carriers/generic/index.js';
 import { bearer, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 interface Res {

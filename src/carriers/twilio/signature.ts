@@ -14,7 +14,8 @@
  * see http://internal-host) and never re-encoded (`'` → %27, `+` → %20 and
  * re-sorting the query are each a reported signature bug elsewhere).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { safeEqual } from '../safe-equal.js';
 import type { FormParams } from '../form.js';
 
 export function twilioSignature(authToken: string, url: string, params: FormParams | null): string {
@@ -47,14 +48,6 @@ export function alternatePortUrl(url: string): string | null {
   if (port === undefined) return `${scheme}://${host}:${defaultPort}${rest}`;
   if (port === defaultPort) return `${scheme}://${host}${rest}`;
   return null;
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  // Lengths of valid signatures are public (28 base64 chars); comparing the
-  // length first reveals nothing secret.
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
 /** Validates a form-encoded webhook. */
