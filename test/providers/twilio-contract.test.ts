@@ -51,6 +51,8 @@ async function startPrism(spec: string): Promise<Mock> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [PRISM, 'mock', '-h', '127.0.0.1', '-p', String(port), join(SPECS, spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Gone with this worker even if afterAll never runs.
+  process.once('exit', () => child.kill());
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (b: Buffer) => {
