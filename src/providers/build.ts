@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { ProvidersConfig } from '../config.js';
 import type { NumberProvider } from './provider.js';
+import { TwilioProvider } from './twilio/twilio-provider.js';
 
 export interface ProviderDeps {
   /** The gateway's public base URL (voice URLs point here). */
@@ -13,9 +14,19 @@ export interface ProviderDeps {
   log: Logger;
 }
 
-export function buildProviders(config: ProvidersConfig, _deps: ProviderDeps): NumberProvider[] {
+export function buildProviders(config: ProvidersConfig, deps: ProviderDeps): NumberProvider[] {
   const out: NumberProvider[] = [];
-  if (config.twilio) throw new Error('the twilio provider is not in this build yet');
+  if (config.twilio) {
+    out.push(
+      new TwilioProvider({
+        accountSid: config.twilio.accountSid,
+        authToken: config.twilio.authToken,
+        apiUrl: config.twilio.apiUrl,
+        publicUrl: deps.publicUrl,
+        log: deps.log.child({ provider: 'twilio' }),
+      }),
+    );
+  }
   if (config.telnyx) throw new Error('the telnyx provider is not in this build yet');
   return out;
 }

@@ -24,7 +24,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { parseInventoryCsv } from '../../src/carriers/sim/inventory-loader.js';
+import { parseInventoryCsv } from '../../src/providers/sim/inventory-loader.js';
 import type { AvailableNumber, NumberType } from '../../src/domain/types.js';
 
 export const FAKE_ACCOUNT_SID = 'AC' + 'f0'.repeat(16);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseInventoryCsv } from '../../src/carriers/sim/inventory-loader.js';
+import { parseInventoryCsv } from '../../src/providers/sim/inventory-loader.js';
 import type { AvailableNumber } from '../../src/domain/types.js';
 import { ProviderError } from '../../src/providers/provider.js';
 import { TwilioHostRefused, TwilioHttpClient } from '../../src/providers/twilio/http-client.js';
