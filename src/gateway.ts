@@ -12,7 +12,7 @@ import { buildProviders } from './providers/build.js';
 import { Providers } from './providers/registry.js';
 import { loadInventoryIfEmpty } from './providers/sim/inventory-loader.js';
 import { SimProvider } from './providers/sim/sim-provider.js';
-import { buildCarriers } from './carriers/registry.js';
+import { buildCarriers, type CarrierSet } from './carriers/registry.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Faults } from './faults.js';
@@ -64,6 +64,8 @@ export interface Gateway {
   readonly inbound: InboundRouter;
   readonly liveCalls: LiveCallRegistry;
   readonly mediaStats: MediaStats;
+  /** The carriers this gateway speaks (registry.ts). */
+  readonly carriers: CarrierSet;
   readonly metrics: Metrics;
   readonly faults: Faults;
   /** This process's id among the instances on the database (leases, acknowledgements). */
@@ -269,6 +271,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     inbound,
     liveCalls,
     mediaStats,
+    carriers: carrierSet,
     metrics,
     faults,
     instanceId,

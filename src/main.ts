@@ -49,8 +49,7 @@ async function main(): Promise<void> {
     log.warn({ revoked: gw.services.auth.revokedAdminTokens }, 'SWITCHBOARD_ADMIN_TOKEN is set: other admin tokens were revoked');
   }
   if (!config.insecureWebhooks) {
-    if (!config.twilioAuthToken) log.warn('TWILIO_AUTH_TOKEN is not set: /carriers/twilio/* answers 503 until it is.');
-    if (!config.webhookSecret) log.warn('SWITCHBOARD_WEBHOOK_SECRET is not set: /carriers/generic/* answers 503 until it is.');
+    for (const c of gw.carriers.all) if (!c.configured) log.warn({ carrier: c.name }, `${c.keyVariable} is not set: /carriers/${c.name}/* answers 503 until it is.`);
   }
   if (config.insecureWebhooks) log.warn('SWITCHBOARD_INSECURE_WEBHOOKS=1: carrier webhooks are accepted WITHOUT signature checks. Local experiments only.');
   const fd = gw.fdLimit;
