@@ -216,7 +216,7 @@ const spawned: Gateway[] = [];
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SWITCHBOARD_|SIM_|TWILIO_)/.test(k) || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k)) continue;
+    if (/^(SWITCHBOARD_|SIM_|TWILIO_|TELNYX_)/.test(k) || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_OPTIONS'].includes(k)) continue;
     env[k] = v;
   }
   return { ...env, ...extra };
