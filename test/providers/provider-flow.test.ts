@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assign, newAssistant, parseTwiml, PUBLIC_URL, twilioVoice, voiceParams } from '../helpers/carrier.js';
 import { ADMIN_TOKEN, bearer, createTeam, eventually, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeTwilioApi } from '../fakes/twilio-api.js';
+import type { ManualClock } from '../../src/clock.js';
 
 interface ProviderDriver {
   name: 'twilio';
@@ -115,6 +116,20 @@ describe.each([twilio])('$name provider, end to end', (p) => {
 
     await t.api.delete(`/api/phone-numbers/${id}`).set(team.auth).expect(200);
     await eventually(() => p.held(e164) === undefined);
+  });
+
+  it("a free plan's trial number: bought at the provider, and given back to it when the 5 days are over", async () => {
+    team = await createTeam(t, `${p.name}-flow-${++n}`, 'free');
+    const [x] = await search();
+    const bought = await purchase(x!.phoneNumber);
+    expect(bought.status, bought.text).toBe(201);
+    expect(bought.body.phoneNumber.trial).toBe(true);
+    await eventually(async () => (await number(bought.body.phoneNumber.id)).status === 'active');
+    expect(p.held(x!.phoneNumber)).toBeDefined();
+    (t.clock as ManualClock).advance(5 * 86_400_000 + 1000);
+    await t.gw.sweep();
+    await eventually(async () => (await number(bought.body.phoneNumber.id)).status === 'released');
+    await eventually(() => p.held(x!.phoneNumber) === undefined);
   });
 
   it('two teams buying one number at once: one gets it, the provider sells it once', async () => {
