@@ -1,6 +1,24 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
+ * The number tests: run again against each real provider's code path
+ * (SWITCHBOARD_TEST_PROVIDER, test/helpers/provider-under-test.ts).
+ */
+const NUMBER_TESTS = [
+  'test/http/purchase.test.ts',
+  'test/http/races.test.ts',
+  'test/http/lifecycle.test.ts',
+  'test/http/assign.test.ts',
+  'test/http/search.test.ts',
+  'test/http/suspension.test.ts',
+  'test/http/first-minutes.test.ts',
+  'test/http/caller-id.test.ts',
+  'test/http/audit.test.ts',
+  'test/http/recovery.test.ts',
+  'test/routing/*.test.ts',
+];
+
+/**
  * The integration tier (`npm run test:integration`; `npm test` never includes
  * it). Two projects over one throwaway PostgreSQL cluster (global setup):
  *
@@ -8,7 +26,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   PostgreSQL database instead of a SQLite file (SWITCHBOARD_TEST_PG_URL);
  * - `integration`: tests that drive real third-party software installed from
  *   Debian (PostgreSQL with several gateway instances, Kamailio, SIPp,
- *   xmllint, Chromium; see .ci/run).
+ *   xmllint, Chromium; see .ci/run);
+ * - `provider-twilio`: the number tests with every gateway buying through the
+ *   Twilio provider (official SDK) from a stateful fake of Twilio's API.
  */
 export default defineConfig({
   test: {
@@ -26,6 +46,10 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'provider-twilio', include: NUMBER_TESTS, env: { SWITCHBOARD_TEST_PROVIDER: 'twilio' } },
       },
     ],
   },

@@ -37,7 +37,7 @@ export interface SearchFilters {
 export interface ProviderCapabilities {
   countries: readonly Country[];
   numberTypes: readonly NumberType[];
-  /** The search filters this provider honours, by number type. */
+  /** The search filters this provider honours, by number type, in the API's names (areaCode, state, city, prefix). */
   filters: { local: readonly string[]; 'toll-free': readonly string[] };
   /** Whether search results carry a monthly cost (Twilio prices by country and type; Telnyx per number). */
   pricing: 'per-number' | 'per-country' | 'none';

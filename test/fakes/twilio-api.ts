@@ -122,7 +122,7 @@ export function containsMatcher(pattern: string): (e164: string) => boolean {
 
 export class FakeTwilioApi {
   readonly accountSid = FAKE_ACCOUNT_SID;
-  readonly authToken = FAKE_AUTH_TOKEN;
+  readonly authToken: string;
   readonly requests: RecordedRequest[] = [];
   /** e164 → an available number. */
   readonly inventory = new Map<string, FakeAvailable>();
@@ -139,12 +139,14 @@ export class FakeTwilioApi {
   private faults: Fault[] = [];
   private readonly server: Server;
 
-  private constructor() {
+  private constructor(authToken: string) {
+    this.authToken = authToken;
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
-  static async start(): Promise<FakeTwilioApi> {
-    const fake = new FakeTwilioApi();
+  /** `authToken`: the account's token (at Twilio it also signs webhooks, so gateway tests pass theirs). */
+  static async start(o: { authToken?: string } = {}): Promise<FakeTwilioApi> {
+    const fake = new FakeTwilioApi(o.authToken ?? FAKE_AUTH_TOKEN);
     fake.reset();
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     return fake;

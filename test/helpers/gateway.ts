@@ -12,6 +12,7 @@ import request from 'supertest';
 import { expect } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { providerFake } from './provider-under-test.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { newTestDb, testSql, type TestDb, type TestSql } from './db.js';
@@ -30,6 +31,8 @@ export interface TestGateway {
   logs: Array<Record<string, unknown>>;
   api: ReturnType<typeof request>;
   admin: { Authorization: string };
+  /** Orders for this number that reached the provider under test (the simulated carrier's, or the fake's). */
+  providerOrders(e164: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
     dbPath = db.target;
   }
   const dir = /^postgres/.test(dbPath) ? tempDir() : join(dbPath, '..');
+  const fake = await providerFake(o.env ?? {});
   const config: Config = loadConfig({
     SWITCHBOARD_DB: dbPath,
     SWITCHBOARD_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -73,6 +77,7 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
     SWITCHBOARD_API_BURST: '1000000',
     SWITCHBOARD_AUTH_FAILURE_LIMIT: '1000000',
     ...o.env,
+    ...fake?.env,
   });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -95,9 +100,14 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
     logs,
     api: request(gw.server),
     admin: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    async providerOrders(e164: string) {
+      if (fake) return fake.ordersFor(e164);
+      return Number(await sql.value('SELECT count(*) FROM sim_orders WHERE e164 = ?', e164));
+    },
     async close() {
       await gw.close();
       await sql.close();
+      await fake?.close();
       if (!keepDir) {
         rmSync(dir, { recursive: true, force: true });
         const db = made.get(dbPath);

@@ -10,6 +10,7 @@
 // (The generic endpoint's "stale timestamp" vs "does not match" is in
 // test/http/generic-carrier.test.ts; the admin token's first start is in
 // test/e2e/admin-token-once.test.ts.)
+import { ON_SIM } from '../helpers/provider-under-test.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CARRIER_ENV, PUBLIC_URL, TWILIO_TOKEN, newAssistant, twilioSignature, twilioVoice, voiceParams } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -62,7 +63,8 @@ describe('error messages say what to do', () => {
     expect(res.body.error.message).toMatch(/release/i);
   });
 
-  it('NUMBER_NOT_ACTIVE on a number still being bought: it is purchasing, wait until it is active', async () => {
+  // Needs a purchase that stays `purchasing`: the simulated carrier's timer.
+  it.skipIf(!ON_SIM)('NUMBER_NOT_ACTIVE on a number still being bought: it is purchasing, wait until it is active', async () => {
     const slow = await startGateway({ env: { SIM_PROVISION_MS: '600000' } });
     try {
       const team = await createTeam(slow, 'guide-slow');

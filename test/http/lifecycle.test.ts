@@ -1,6 +1,7 @@
 // A number's life after purchase (api.md section 3, "List, read, release" and
 // "Statuses"): release, admin suspend/reactivate, trial expiry (also when the
 // process was down at the moment of expiry). Real SQLite file, ManualClock.
+import { ON_SIM, RELEASED_NUMBERS_RETURN } from '../helpers/provider-under-test.js';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
@@ -52,7 +53,7 @@ describe('release and suspend', () => {
     expect(del.status, JSON.stringify(del.body)).toBe(200);
     expect(del.body.phoneNumber).toMatchObject({ id, phoneNumber: e164, status: 'released', assistantId: null });
     expect(await phoneNumberIdsOf(t, a, asst)).toEqual([]);
-    expect(await offered(t, e164!)).toBe(true);
+    expect(await offered(t, e164!)).toBe(RELEASED_NUMBERS_RETURN);
     expect(await numbersHeld(t, a)).toBe(0);
     expect(await getNumber(t, a, id)).toMatchObject({ status: 'released', assistantId: null });
 
@@ -61,10 +62,11 @@ describe('release and suspend', () => {
     const again = await t.api.post('/api/phone-numbers/purchase').set(a.auth).send({ phoneNumber: next, teamId: a.id });
     expect(again.status, JSON.stringify(again.body)).toBe(201);
 
-    // Another team buys the released number; it is a new number record for them.
-    const bid = await buyActive(t, b, e164!);
+    // Another team buys the released number; it is a new number record for
+    // them. (Twilio keeps a released number a while: team b takes another.)
+    const bid = await buyActive(t, b, RELEASED_NUMBERS_RETURN ? e164! : (await availableNumbers(t, 'US', 1, { areaCode: '617' }))[0]!);
     expect(bid).not.toBe(id);
-    expect(await getNumber(t, b, bid)).toMatchObject({ phoneNumber: e164, teamId: b.id, status: 'active' });
+    expect(await getNumber(t, b, bid)).toMatchObject({ ...(RELEASED_NUMBERS_RETURN ? { phoneNumber: e164 } : {}), teamId: b.id, status: 'active' });
     expect(await getNumber(t, a, id)).toMatchObject({ status: 'released' });
     expect(await offered(t, e164!)).toBe(false);
 
@@ -123,7 +125,8 @@ describe('release and suspend', () => {
     expect(await getNumber(t, team, id)).toMatchObject({ status: 'released' });
   });
 
-  it('a purchasing number cannot be suspended (409 INVALID_STATUS_TRANSITION)', async () => {
+  // Needs a purchase that stays `purchasing`: the simulated carrier's timer.
+  it.skipIf(!ON_SIM)('a purchasing number cannot be suspended (409 INVALID_STATUS_TRANSITION)', async () => {
     const slow = await startGateway({ env: { SIM_PROVISION_MS: '600000' } });
     try {
       const team = await createTeam(slow, 'slow-susp', 'starter');
@@ -162,7 +165,7 @@ describe('trial expiry', () => {
       expect(await t.gw.services.sweeper.sweep()).toMatchObject({ expired: 1 });
       expect(await getNumber(t, team, id)).toMatchObject({ status: 'released', assistantId: null });
       expect(await phoneNumberIdsOf(t, team, asst)).toEqual([]);
-      expect(await offered(t, e164!)).toBe(true);
+      expect(await offered(t, e164!)).toBe(RELEASED_NUMBERS_RETURN);
       expect(await numbersHeld(t, team)).toBe(0);
     } finally {
       await t.close();
@@ -178,7 +181,7 @@ describe('trial expiry', () => {
       const id = await buyActive(t, team, e164!);
       clock.advance(5 * DAY + 1);
       await eventually(async () => (await getNumber(t, team, id)).status === 'released', 3000);
-      expect(await offered(t, e164!)).toBe(true);
+      expect(await offered(t, e164!)).toBe(RELEASED_NUMBERS_RETURN);
     } finally {
       await t.close();
     }

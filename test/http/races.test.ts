@@ -150,10 +150,7 @@ describe('purchase races', () => {
 
     const rows = await sql<{ id: string }>('SELECT id FROM phone_numbers WHERE team_id = ?', team.id);
     expect(rows.map((r) => r.id).sort()).toEqual(boughtIds.sort());
-    for (const e164 of nums) {
-      const orders = await sql<{ n: number }>('SELECT count(*) AS n FROM sim_orders WHERE e164 = ?', e164);
-      expect(orders[0]!.n).toBe(1);
-    }
+    for (const e164 of nums) expect(await t.providerOrders(e164), e164).toBe(1);
     const tm = await call('GET', `/api/teams/${team.id}`, team.auth);
     expect(tm.body.team.numbersHeld).toBe(8);
   });

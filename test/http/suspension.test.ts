@@ -3,6 +3,7 @@
 // NUMBER_SUSPENDED saying to contact the operator; 403 for reactivation).
 // Only the admin reactivates or releases it; once the admin has released it,
 // it can be bought again.
+import { RELEASED_NUMBERS_RETURN } from '../helpers/provider-under-test.js';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
@@ -81,7 +82,8 @@ describe('a suspended number, seen by its team', () => {
     expect(del.body.phoneNumber).toMatchObject({ id, status: 'released' });
   });
 
-  it('the admin may release it; then it is offered again and the same team can buy it back (a new, active number)', async () => {
+  // Buying the very number back needs a provider that offers it again at once (Twilio keeps it a while).
+  it.skipIf(!RELEASED_NUMBERS_RETURN)('the admin may release it; then it is offered again and the same team can buy it back (a new, active number)', async () => {
     const { team, e164, id } = await suspendedNumber('susp-admin', '503');
     const del = await t.api.delete(`/api/phone-numbers/${id}`).set(t.admin);
     expect(del.status, del.text).toBe(200);

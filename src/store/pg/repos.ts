@@ -3,7 +3,7 @@
  * classes serve the pool (autocommit) and a transaction: they are built over
  * whichever drizzle handle they are given. Errors leave in the port's terms.
  */
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../../domain/ids.js';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { HELD_STATUSES } from '../../domain/plans.js';
 import type { Assistant, Call, PhoneNumber, Team } from '../../domain/types.js';
@@ -318,7 +318,7 @@ class DriftFindings implements DriftRepo {
 class Audit implements AuditRepo {
   constructor(private readonly db: Q) {}
   async record(e: Omit<AuditEvent, 'id'>) {
-    await q(this.db.insert(auditEvents).values({ ...e, id: randomUUID(), details: e.details ? JSON.stringify(e.details) : null }));
+    await q(this.db.insert(auditEvents).values({ ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }));
   }
   async list(f: { teamId?: string | undefined; before?: Before | undefined; limit: number }) {
     const conds: SQL[] = [];

@@ -7,7 +7,7 @@
  * the reader connection and each write takes the WriteLock on the writer;
  * inside one, both use the writer, whose lock the transaction already holds.
  */
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../../domain/ids.js';
 import type { Statement } from 'better-sqlite3';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { apiTokens, assistants, auditEvents, calls, idempotencyKeys, meta, phoneNumbers, providerDrift, teams } from '../../../db/sqlite/schema.js';
@@ -412,7 +412,7 @@ class DriftFindings implements DriftRepo {
 class Audit implements AuditRepo {
   constructor(private readonly c: Conn) {}
   record(e: Omit<AuditEvent, 'id'>) {
-    return write(this.c, () => void this.c.w.insert(auditEvents).values({ ...e, id: randomUUID(), details: e.details ? JSON.stringify(e.details) : null }).run());
+    return write(this.c, () => void this.c.w.insert(auditEvents).values({ ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }).run());
   }
   list(f: { teamId?: string | undefined; before?: Before | undefined; limit: number }) {
     return read(() => {
