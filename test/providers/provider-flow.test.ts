@@ -94,6 +94,11 @@ describe.each([twilio])('$name provider, end to end', (p) => {
     await newTeam();
     const res = await t.api.get('/api/providers').set(team.auth).expect(200);
     expect(res.body.providers).toEqual([expect.objectContaining({ name: p.name, default: true })]);
+    // Filters in the API's own names: the search route refuses any other.
+    const filters = res.body.providers[0].filters;
+    expect(['areaCode', 'state', 'city']).toEqual(expect.arrayContaining(filters.local));
+    expect(['prefix']).toEqual(expect.arrayContaining(filters['toll-free']));
+    expect((await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters: { countryCode: 'US', state: 'ca', city: 'San Francisco' } })).status).toBe(200);
   });
 
   it('search → purchase → active, held at the provider with its voice URL pointing here; a call routes; release gives it back', async () => {
