@@ -112,8 +112,26 @@ export interface NumberProvider {
   placeOrder(number: AvailableNumber, reference: string): Promise<PlacedOrder>;
   /** Where an order stands: pending, active (with the provider's id for the number), failed, unknown. */
   getOrder(orderId: string, e164: string): Promise<{ status: OrderStatus; providerNumberId?: string; reason?: string }>;
-  /** Gives the number back (release, failed or abandoned order). Idempotent. */
+  /**
+   * Gives the number back (release, failed or abandoned order). Idempotent.
+   * With an order id: exactly that order's hold, never whichever order holds
+   * the number by then (that may be the next buyer's); releasing an order
+   * that no longer holds the number does nothing.
+   */
   release(e164: string, orderId: string | null, providerNumberId: string | null): Promise<void>;
+  /**
+   * For providers whose holds are orders this gateway placed (the simulated
+   * carrier): the order through which the number is held for us now, or null.
+   */
+  holdingOrder?(e164: string): Promise<string | null>;
+  /**
+   * Every hold this gateway's orders have at the provider, for giving back
+   * the ones no number of ours holds (a crash between a release's commit and
+   * the provider's release). Only the simulated carrier: a real account may
+   * hold numbers for other reasons, so those are reported as drift, never
+   * released (the Reconciler).
+   */
+  holds?(): Promise<Array<{ e164: string; orderId: string }>>;
   /**
    * Bring your own number: the account must own it already; points its calls
    * at this gateway. Throws ProviderError('not_found') when it does not.

@@ -106,12 +106,21 @@ export class SimProvider implements NumberProvider {
   }
 
   async release(e164: string, orderId: string | null, _providerNumberId?: string | null): Promise<void> {
-    // We lost the order id (crashed between ordering and saving it): the
-    // hold on this number, if any, is ours; find its order.
-    const id = orderId ?? (await this.db.holder(e164));
-    if (!id) return;
-    await this.db.releaseOrder(id, e164);
-    this.disarm(id);
+    // Exactly this order's hold. Without an order id there is nothing safe to
+    // release: by now the number may be held by the next buyer's order. The
+    // caller asks holdingOrder() while its row still holds the number, and
+    // reconcileHolds() gives back any hold left without a holder.
+    if (!orderId) return;
+    await this.db.releaseOrder(orderId, e164);
+    this.disarm(orderId);
+  }
+
+  holdingOrder(e164: string): Promise<string | null> {
+    return this.db.holder(e164);
+  }
+
+  holds(): Promise<Array<{ e164: string; orderId: string }>> {
+    return this.db.holds();
   }
 
   async importNumber(e164: string): Promise<{ number: AvailableNumber; providerNumberId: string }> {

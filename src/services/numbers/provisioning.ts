@@ -65,11 +65,19 @@ export class ProvisioningService {
     // only fill in the order id where it is still missing.
     const now = await this.store.numbers.get(n.id);
     if (now && now.orderId === null) await this.store.numbers.patchQuiet(n.id, { orderId: placed.orderId });
-    if (now && now.status !== 'purchasing' && now.status !== 'active') await provider.release(n.e164, placed.orderId, null);
+    // Given back only if the number let go meanwhile: a suspended one is still held.
+    if (now && now.status !== 'purchasing' && now.status !== 'active' && now.status !== 'suspended') await provider.release(n.e164, placed.orderId, null);
   }
 
-  /** A carrier's order result (its webhook, or the simulator's timer). */
-  async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string; providerNumberId?: string | undefined }): Promise<void> {
+  /**
+   * A carrier's order result (its webhook, or the simulator's timer), or what
+   * recover() learnt by asking the carrier (then `numberId`: the row it read,
+   * and no other). The same result may arrive more than once.
+   */
+  async applyOrderUpdate(
+    u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string; providerNumberId?: string | undefined },
+    numberId?: string,
+  ): Promise<void> {
     const now = this.clock.now();
     // Already applied: a confirmation that comes twice (a carrier's retried
     // webhook, or the recovery sweep racing the carrier's own confirmation).
@@ -80,6 +88,9 @@ export class ProvisioningService {
       const n = await tx.numbers.heldByE164(u.e164);
       current = n !== undefined && n.status !== 'purchasing' && n.orderId === u.orderId;
       if (!n || n.status !== 'purchasing' || (n.orderId !== null && n.orderId !== u.orderId)) return null;
+      // recover() read another row: that one let go since, and this is a newer
+      // purchase of the number (its own order not recorded yet).
+      if (numberId !== undefined && n.id !== numberId) return null;
       if (u.status === 'active') {
         await tx.routingWrites.transitionNumber(n.id, ['purchasing'], {
           status: 'active',
@@ -97,7 +108,9 @@ export class ProvisioningService {
       touch(n.e164);
       return n;
     });
-    if (!applied && u.status === 'active' && !current) {
+    if (current) {
+      this.log.info({ orderId: u.orderId }, 'order result already applied');
+    } else if (!applied && u.status === 'active') {
       // We no longer want this number (timed out, or a stale order): give it back.
       this.log.info({ orderId: u.orderId }, 'carrier confirmed an order nobody waits for; releasing it');
       const owner = (await this.store.numbers.list({ status: 'error' })).find((x) => x.orderId === u.orderId) ?? null;
@@ -113,6 +126,27 @@ export class ProvisioningService {
   /** Marks a purchasing number as failed and (unless told not to) gives it back to the carrier. */
   async fail(numberId: string, reason: string, orderId: string | null, o: { release?: boolean } = {}): Promise<void> {
     const now = this.clock.now();
+    let order = orderId;
+    if (order === null && o.release !== false) {
+      // The order's id was never saved (the process died between placing it
+      // and saving its id). Where the provider's holds are our orders, ask
+      // which order holds the number now, while this row still holds it:
+      // nobody else can buy the number meanwhile, so that hold is this
+      // purchase's (or an orphan nobody wants). Asked after the commit below,
+      // the answer could be the next buyer's order, placed in between.
+      const before = await this.store.numbers.get(numberId);
+      if (!before || before.status !== 'purchasing') return;
+      const provider = this.providers.get(before.provider);
+      order =
+        before.orderId ??
+        (provider?.holdingOrder
+          ? await provider.holdingOrder(before.e164).catch((err: unknown) => {
+              // Left for reconcileHolds() to give back.
+              this.log.warn({ err }, 'asking the provider which order holds a failed number');
+              return null;
+            })
+          : null);
+    }
     const n = await this.routing.mutate(async (tx, touch) => {
       const n = await tx.numbers.get(numberId);
       if (!n || !(await tx.routingWrites.transitionNumber(n.id, ['purchasing'], { status: 'error', failureReason: reason, updatedAt: now }))) return null;
@@ -125,10 +159,37 @@ export class ProvisioningService {
       this.log.warn({ numberId, reason }, 'number purchase failed');
       if (o.release !== false) {
         await this.providerOf(n)
-          .release(n.e164, orderId ?? n.orderId, n.providerNumberId)
+          .release(n.e164, order ?? n.orderId, n.providerNumberId)
           .catch((err: unknown) => this.log.warn({ err }, 'release after failure'));
       }
     }
+  }
+
+  /**
+   * Gives back every hold our orders have at a provider that no number of
+   * ours holds (the simulated carrier; real accounts are reconciled, never
+   * released behind the operator's back). A number lets go (released,
+   * expired, failed: committed) before the provider is told, and a process
+   * killed between the two, or a provider request that failed, leaves a hold
+   * nobody has: it would never return to the pool. Safe beside live processes
+   * and their purchases: the provider's list is read first, and a hold is
+   * given back only if no row holds its number after that. A purchase inserts
+   * its row before it orders, and an order can take only a number held for
+   * nobody, so a listed hold whose number no row holds belongs to no purchase
+   * in flight.
+   */
+  async reconcileHolds(): Promise<number> {
+    let released = 0;
+    for (const provider of this.providers.all()) {
+      if (!provider.holds) continue;
+      for (const h of await provider.holds()) {
+        if (await this.store.numbers.heldByE164(h.e164)) continue;
+        await provider.release(h.e164, h.orderId, null);
+        released++;
+      }
+    }
+    if (released) this.log.warn({ released }, 'gave back provider holds no number of ours held');
+    return released;
   }
 
   /**
@@ -172,7 +233,10 @@ export class ProvisioningService {
         return { status: 'pending' as const };
       });
       if (order.status === 'active' || order.status === 'failed') {
-        await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status: order.status, reason: order.reason ?? 'carrier_rejected', providerNumberId: order.providerNumberId });
+        await this.applyOrderUpdate(
+          { orderId: n.orderId, e164: n.e164, status: order.status, reason: order.reason ?? 'carrier_rejected', providerNumberId: order.providerNumberId },
+          n.id,
+        );
         settled++;
       } else {
         // pending, or unknown (the provider cannot tell yet): ask again on the next sweep; the deadline still holds.

@@ -1,5 +1,5 @@
 /** The simulated carrier's tables on PostgreSQL (see SimCarrierStore). */
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { AvailableNumber, NumberType } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
 import { mapError, schema, type PgDb } from './client.js';
@@ -82,6 +82,11 @@ export class PgSimStore implements SimCarrierStore {
 
   async orderStatus(id: string) {
     return (await q(this.db.select({ status: simOrders.status }).from(simOrders).where(eq(simOrders.id, id))))[0]?.status;
+  }
+
+  async holds() {
+    const rows = await q(this.db.select({ e164: simInventory.e164, orderId: simInventory.orderId }).from(simInventory).where(isNotNull(simInventory.orderId)));
+    return rows.map((r) => ({ e164: r.e164, orderId: r.orderId! }));
   }
 
   async holder(e164: string) {

@@ -1,5 +1,5 @@
 /** The simulated carrier's tables on SQLite (see SimCarrierStore). */
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import { simInventory, simOrders } from '../../../db/sqlite/schema.js';
 import type { AvailableNumber, NumberType } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
@@ -91,6 +91,15 @@ export class SqliteSimStore implements SimCarrierStore {
 
   async orderStatus(id: string) {
     return this.c.r.select({ status: simOrders.status }).from(simOrders).where(eq(simOrders.id, id)).get()?.status;
+  }
+
+  async holds() {
+    return this.c.r
+      .select({ e164: simInventory.e164, orderId: simInventory.orderId })
+      .from(simInventory)
+      .where(isNotNull(simInventory.orderId))
+      .all()
+      .map((r) => ({ e164: r.e164, orderId: r.orderId! }));
   }
 
   async holder(e164: string) {
