@@ -247,6 +247,16 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     }
   };
 
+  /** Start-up without the lease: see Sweeper.catchUp. */
+  const catchUp = async () => {
+    try {
+      return await services.sweeper.catchUp();
+    } catch (err) {
+      faults.report('sweep', err);
+      return null;
+    }
+  };
+
   const gateway: Gateway = {
     config,
     store,
@@ -274,8 +284,11 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       await opened.routing.feed.start();
       await provider.start();
       // Catches up on what happened while down: purchases left purchasing,
-      // trial expiries (run by whichever process holds the sweeper's lease).
-      const r = await sweep();
+      // trial expiries, carrier holds nobody holds (run by whichever process
+      // holds the sweeper's lease). A process killed with SIGKILL keeps the
+      // lease until it lapses: then the purchases and holds are settled now,
+      // without it (Sweeper.catchUp), not seconds after the restart.
+      const r = (await sweep()) ?? (await catchUp());
       if (r && (r.resumed || r.settled)) log.info({ resumed: r.resumed, settled: r.settled }, 'purchases left from the last run');
       sweepTimer = setInterval(() => void sweep(), config.sweepMs);
       sweepTimer.unref();

@@ -37,8 +37,17 @@ export interface NumberProvider {
   placeOrder(number: AvailableNumber): Promise<{ orderId: string }>;
   /** Where an order stands, for resuming after a restart. */
   getOrder(orderId: string): Promise<OrderStatus>;
-  /** Gives the number back to the carrier (release, failed or abandoned order). */
-  release(e164: string, orderId: string | null): Promise<void>;
+  /**
+   * Gives the number back to the carrier (release, failed or abandoned
+   * order): exactly this order's hold, never whichever order holds the
+   * number by then (that may be the next buyer's). Releasing an order that
+   * no longer holds the number does nothing.
+   */
+  release(e164: string, orderId: string): Promise<void>;
+  /** The order through which the carrier holds this number for us now, or null. */
+  holdingOrder(e164: string): Promise<string | null>;
+  /** Every number the carrier holds for us, with its order: what reconciliation compares with our rows. */
+  holds(): Promise<Array<{ e164: string; orderId: string }>>;
   onOrderUpdate(listener: (update: OrderUpdate) => void): void;
   /** Resumes work that survived a restart (a real carrier keeps going while we are down). */
   start(): Promise<void>;

@@ -290,6 +290,8 @@ export interface SimCarrierStore {
   orderStatus(id: string): Promise<'pending' | 'active' | 'failed' | 'released' | undefined>;
   /** Which order holds this number at the carrier, if any. */
   holder(e164: string): Promise<string | null>;
+  /** Every held number with the order that holds it. */
+  holds(): Promise<Array<{ e164: string; orderId: string }>>;
   releaseOrder(id: string, e164: string): Promise<void>;
   pendingOrders(): Promise<Array<{ id: string; readyAt: number }>>;
   dueOrders(now: number): Promise<string[]>;

@@ -89,13 +89,17 @@ export class SimProvider implements NumberProvider {
     return status === 'released' ? 'failed' : (status ?? 'unknown');
   }
 
-  async release(e164: string, orderId: string | null): Promise<void> {
-    // We lost the order id (crashed between ordering and saving it): the
-    // hold on this number, if any, is ours; find its order.
-    const id = orderId ?? (await this.db.holder(e164));
-    if (!id) return;
-    await this.db.releaseOrder(id, e164);
-    this.disarm(id);
+  async release(e164: string, orderId: string): Promise<void> {
+    await this.db.releaseOrder(orderId, e164);
+    this.disarm(orderId);
+  }
+
+  holdingOrder(e164: string): Promise<string | null> {
+    return this.db.holder(e164);
+  }
+
+  holds(): Promise<Array<{ e164: string; orderId: string }>> {
+    return this.db.holds();
   }
 
   onOrderUpdate(listener: (u: OrderUpdate) => void): void {

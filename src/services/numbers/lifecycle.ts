@@ -68,7 +68,8 @@ export class NumberService {
       await auditNumber(tx, p, 'number.release', n, n.assistantId ? { assistantId: n.assistantId } : null, now);
       return { number: (await tx.numbers.get(n.id))!, changed: true };
     });
-    if (changed) await this.provider.release(number.e164, number.orderId).catch((err: unknown) => this.log.warn({ err }, 'release at carrier'));
+    if (changed && number.orderId)
+      await this.provider.release(number.e164, number.orderId).catch((err: unknown) => this.log.warn({ err }, 'release at carrier'));
     return number;
   }
 

@@ -46,19 +46,37 @@ export class ProvisioningService {
       // only fill in the order id where it is still missing.
       const now = await this.store.numbers.get(n.id);
       if (now && now.orderId === null) await this.store.numbers.patchQuiet(n.id, { orderId });
-      if (now && now.status !== 'purchasing' && now.status !== 'active') await this.provider.release(n.e164, orderId);
+      // Given back only if the number let go meanwhile: a suspended one is still held.
+      if (now && now.status !== 'purchasing' && now.status !== 'active' && now.status !== 'suspended') await this.provider.release(n.e164, orderId);
     } catch (err) {
       this.log.warn({ err, numberId: n.id }, 'carrier refused the order');
       await this.fail(n.id, 'order_failed', null);
     }
   }
 
-  /** A carrier's order result (its webhook, or the simulator's timer). */
-  async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string }): Promise<void> {
+  /**
+   * A carrier's order result (its webhook, or the simulator's timer), or what
+   * recover() learnt by asking the carrier (then `numberId`: the row it read,
+   * and no other). The same result may arrive more than once.
+   */
+  async applyOrderUpdate(u: { orderId: string; e164: string; status: 'active' | 'failed'; reason?: string }, numberId?: string): Promise<void> {
     const now = this.clock.now();
-    const applied = await this.routing.mutate(async (tx, touch) => {
+    const applied = await this.routing.mutate(async (tx, touch): Promise<PhoneNumber | 'held' | null> => {
       const n = await tx.numbers.heldByE164(u.e164);
+      // Already applied: the number is held through this very order. A second
+      // copy of a result is no order "nobody waits for", and releasing it would
+      // leave an active number the carrier no longer holds for us. It comes
+      // when recover() asks about an order the carrier is completing at that
+      // moment: recover() reads the purchasing rows, the order's timer (or
+      // getOrder itself, which completes a due order and notifies the
+      // listeners) settles it, the listener applies the result, then recover()
+      // applies the answer it got, a second time. Real carriers redeliver
+      // webhooks, too.
+      if (n && n.status !== 'purchasing' && n.orderId === u.orderId) return 'held';
       if (!n || n.status !== 'purchasing' || (n.orderId !== null && n.orderId !== u.orderId)) return null;
+      // recover() read another row: that one let go since (and this is a
+      // newer purchase of the number, its own order not yet recorded).
+      if (numberId !== undefined && n.id !== numberId) return null;
       if (u.status === 'active') {
         await tx.routingWrites.transitionNumber(n.id, ['purchasing'], { status: 'active', orderId: u.orderId, activatedAt: now, updatedAt: now });
         await auditNumber(tx, 'system', 'number.activate', n, null, now);
@@ -70,6 +88,10 @@ export class ProvisioningService {
       touch(n.e164);
       return n;
     });
+    if (applied === 'held') {
+      this.log.info({ orderId: u.orderId }, 'order result already applied');
+      return;
+    }
     if (!applied && u.status === 'active') {
       // We no longer want this number (timed out, or a stale order): give it back.
       this.log.info({ orderId: u.orderId }, 'carrier confirmed an order nobody waits for; releasing it');
@@ -84,6 +106,25 @@ export class ProvisioningService {
   /** Marks a purchasing number as failed and gives it back to the carrier. */
   async fail(numberId: string, reason: string, orderId: string | null): Promise<void> {
     const now = this.clock.now();
+    let order = orderId;
+    if (order === null) {
+      // The order's id was never saved (the process died between placing it
+      // and saving its id, or the carrier refused it). Ask the carrier which
+      // order holds the number now, while this row still holds it: nobody else
+      // can buy the number meanwhile, so that hold is this purchase's (or an
+      // orphan nobody wants). Asked after the commit below, the answer could be
+      // the next buyer's order, placed in between: releasing that one would
+      // leave the next buyer's number active with no hold at the carrier.
+      const before = await this.store.numbers.get(numberId);
+      if (!before || before.status !== 'purchasing') return;
+      order =
+        before.orderId ??
+        (await this.provider.holdingOrder(before.e164).catch((err: unknown) => {
+          // Left for reconcileHolds() to give back.
+          this.log.warn({ err }, 'asking the carrier which order holds a failed number');
+          return null;
+        }));
+    }
     const n = await this.routing.mutate(async (tx, touch) => {
       const n = await tx.numbers.get(numberId);
       if (!n || !(await tx.routingWrites.transitionNumber(n.id, ['purchasing'], { status: 'error', failureReason: reason, updatedAt: now }))) return null;
@@ -94,8 +135,32 @@ export class ProvisioningService {
     if (n) {
       this.events.provisioned('error', now - n.createdAt);
       this.log.warn({ numberId, reason }, 'number purchase failed');
-      await this.provider.release(n.e164, orderId ?? n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after failure'));
+      const give = order ?? n.orderId;
+      if (give) await this.provider.release(n.e164, give).catch((err: unknown) => this.log.warn({ err }, 'release after failure'));
     }
+  }
+
+  /**
+   * Gives back every carrier hold that no number of ours holds. A number lets
+   * go (released, expired, failed: committed) before the carrier is told, and
+   * a process killed between the two, or a carrier request that failed, leaves
+   * the carrier holding a number nobody has: it would never return to the
+   * pool. Safe beside live processes and their purchases: the carrier's list
+   * is read first, and a hold is given back only if no row holds its number
+   * after that. A purchase inserts its row before it orders, and an order can
+   * take only a number the carrier holds for nobody, so a listed hold whose
+   * number no row holds belongs to no purchase in flight. A number held by a
+   * row (its order id maybe not saved yet) is left alone.
+   */
+  async reconcileHolds(): Promise<number> {
+    let released = 0;
+    for (const h of await this.provider.holds()) {
+      if (await this.store.numbers.heldByE164(h.e164)) continue;
+      await this.provider.release(h.e164, h.orderId);
+      released++;
+    }
+    if (released) this.log.warn({ released }, 'gave back carrier holds no number of ours held');
+    return released;
   }
 
   /**
@@ -133,7 +198,7 @@ export class ProvisioningService {
       }
       const status = await this.provider.getOrder(n.orderId);
       if (status === 'active' || status === 'failed') {
-        await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status, reason: 'carrier_rejected' });
+        await this.applyOrderUpdate({ orderId: n.orderId, e164: n.e164, status, reason: 'carrier_rejected' }, n.id);
         settled++;
       } else if (status === 'unknown') {
         await this.fail(n.id, 'order_lost', n.orderId);

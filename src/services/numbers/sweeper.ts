@@ -14,8 +14,12 @@ import { auditNumber } from './audit-writer.js';
 import { NO_EVENTS, type NumberEvents } from './events.js';
 import type { ProvisioningService } from './provisioning.js';
 
+/** How often the sweep compares the carrier's holds with our numbers (listing them is not free at a real carrier). */
+export const RECONCILE_MS = 60_000;
+
 export class Sweeper {
   events: NumberEvents = NO_EVENTS;
+  private reconciledAt = -Infinity;
 
   constructor(
     private readonly store: Store,
@@ -26,11 +30,31 @@ export class Sweeper {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * What a start does when another process holds the sweeper's lease. That
+   * may be this process's predecessor, killed: its lease outlives it for up to
+   * its term, and meanwhile nobody would settle the purchases it left (an
+   * order the carrier completed while nobody listened stays `purchasing`) or
+   * give back the carrier holds it dropped. Both steps are conditional, so
+   * they may overlap a live leader's sweep.
+   */
+  async catchUp(): Promise<{ resumed: number; settled: number; timedOut: number; released: number }> {
+    const recovered = await this.provisioning.recover();
+    this.reconciledAt = this.clock.now();
+    return { ...recovered, released: await this.provisioning.reconcileHolds() };
+  }
+
   async sweep(): Promise<{ expired: number; timedOut: number; resumed: number; settled: number }> {
     // Purchases left by a crash, orders a carrier settled while nobody listened.
     const recovered = await this.provisioning.recover();
     const { resumed, settled } = recovered;
     const now = this.clock.now();
+    // Carrier holds a crash (or a failed release) left without a holder: on
+    // the first sweep, then now and then.
+    if (now - this.reconciledAt >= RECONCILE_MS) {
+      this.reconciledAt = now;
+      await this.provisioning.reconcileHolds();
+    }
     let expired = 0;
     for (const n of await this.store.numbers.expiredTrials(now)) {
       const done = await this.routing.mutate(async (tx, touch) => {
@@ -46,7 +70,7 @@ export class Sweeper {
       if (done) {
         expired++;
         this.events.trialExpired();
-        await this.provider.release(n.e164, n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after expiry'));
+        if (n.orderId) await this.provider.release(n.e164, n.orderId).catch((err: unknown) => this.log.warn({ err }, 'release after expiry'));
       }
     }
     let timedOut = recovered.timedOut;

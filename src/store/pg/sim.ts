@@ -1,5 +1,5 @@
 /** The simulated carrier's tables on PostgreSQL (see SimCarrierStore). */
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { AvailableNumber, NumberType } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
 import { mapError, schema, type PgDb } from './client.js';
@@ -86,6 +86,11 @@ export class PgSimStore implements SimCarrierStore {
 
   async holder(e164: string) {
     return (await q(this.db.select({ orderId: simInventory.orderId }).from(simInventory).where(eq(simInventory.e164, e164))))[0]?.orderId ?? null;
+  }
+
+  async holds() {
+    const rows = await q(this.db.select({ e164: simInventory.e164, orderId: simInventory.orderId }).from(simInventory).where(isNotNull(simInventory.orderId)));
+    return rows.map((r) => ({ e164: r.e164, orderId: r.orderId! }));
   }
 
   async releaseOrder(id: string, e164: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** The simulated carrier's tables on SQLite (see SimCarrierStore). */
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import { simInventory, simOrders } from '../../../db/sqlite/schema.js';
 import type { AvailableNumber, NumberType } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
@@ -95,6 +95,15 @@ export class SqliteSimStore implements SimCarrierStore {
 
   async holder(e164: string) {
     return this.c.r.select({ orderId: simInventory.orderId }).from(simInventory).where(eq(simInventory.e164, e164)).get()?.orderId ?? null;
+  }
+
+  async holds() {
+    return this.c.r
+      .select({ e164: simInventory.e164, orderId: simInventory.orderId })
+      .from(simInventory)
+      .where(isNotNull(simInventory.orderId))
+      .all()
+      .map((r) => ({ e164: r.e164, orderId: r.orderId! }));
   }
 
   releaseOrder(id: string, e164: string): Promise<void> {
