@@ -190,6 +190,9 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
   const teamLimiter = new RateLimiter({ capacity: config.teamApiBurst, refillPerSec: config.teamApiRate });
   const carriers = createCarrierHandler({
     carriers: carrierSet,
+    // A carrier's account events go to the number provider of the same name
+    // (Telnyx's number_order.complete); a gateway without that provider ignores them.
+    onEvent: async (name, event) => (await providers.get(name)?.handleEvent?.(event)) ?? 'ignored',
     inbound,
     calls: services.calls,
     insecureWebhooks: config.insecureWebhooks,

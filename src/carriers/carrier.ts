@@ -48,6 +48,8 @@ export interface CarrierEndpoints {
   status: string;
   /** Asked once the media stream has ended (TwiML/TeXML `<Connect action>`). */
   connectAction?: string;
+  /** The carrier's account events (Telnyx's number orders), passed on verified to its number provider. */
+  events?: string;
 }
 
 export interface Carrier {
@@ -71,6 +73,8 @@ export interface Carrier {
   parseStatus(req: RawRequest): StatusUpdate;
   /** The carrier call id of a connect-action request. */
   connectActionCallId?(req: RawRequest): string;
+  /** An account event's body, parsed (after verify); throws AppError for a body that is not one. */
+  parseEvent?(req: RawRequest): unknown;
   renderAnswer(answer: InboundAnswer): Rendered;
   renderStatusReply(result: { call: Call; changed: boolean }): Rendered;
   /** What to do once the stream ended: an apology when the assistant could not be reached, else hang up. */

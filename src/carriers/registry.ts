@@ -17,7 +17,7 @@ const CARRIERS: ReadonlyArray<(c: CarrierConfig, ctx: CarrierContext) => Carrier
   (c, ctx) => generic.define({ secret: c.webhookSecret }, ctx),
 ];
 
-export type WebhookAction = 'inbound' | 'status' | 'connect-action';
+export type WebhookAction = 'inbound' | 'status' | 'connect-action' | 'events';
 
 export class CarrierSet {
   readonly all: readonly Carrier[];
@@ -32,6 +32,7 @@ export class CarrierSet {
       this.routes.set(`/carriers/${c.name}/${c.endpoints.inbound}`, [c, 'inbound']);
       this.routes.set(`/carriers/${c.name}/${c.endpoints.status}`, [c, 'status']);
       if (c.endpoints.connectAction) this.routes.set(`/carriers/${c.name}/${c.endpoints.connectAction}`, [c, 'connect-action']);
+      if (c.endpoints.events) this.routes.set(`/carriers/${c.name}/${c.endpoints.events}`, [c, 'events']);
     }
   }
 

@@ -48,6 +48,8 @@ export interface TwimlCarrierSpec {
   media: MediaDialect;
   /** Number providers whose numbers call out through this carrier. */
   outboundProviders: readonly string[];
+  /** An endpoint for the carrier's account events (verified like its voice webhooks). */
+  events?: { endpoint: string; parse(req: RawRequest): unknown };
 }
 
 export function twimlCarrier(spec: TwimlCarrierSpec, ctx: CarrierContext): Carrier {
@@ -89,7 +91,7 @@ export function twimlCarrier(spec: TwimlCarrierSpec, ctx: CarrierContext): Carri
   return {
     name: spec.name,
     title: spec.title,
-    endpoints: { inbound: 'voice', status: 'status', connectAction: 'connect-action' },
+    endpoints: { inbound: 'voice', status: 'status', connectAction: 'connect-action', ...(spec.events ? { events: spec.events.endpoint } : {}) },
     configured: verify !== null,
     keyVariable: spec.keyVariable,
     signatureHeaders: spec.signatureHeaders,
@@ -120,6 +122,7 @@ export function twimlCarrier(spec: TwimlCarrierSpec, ctx: CarrierContext): Carri
     },
 
     connectActionCallId: (req) => required(form(req), 'CallSid'),
+    ...(spec.events ? { parseEvent: spec.events.parse } : {}),
 
     renderAnswer(a: InboundAnswer): Rendered {
       const d = a.decision;

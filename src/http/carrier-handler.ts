@@ -20,6 +20,8 @@ import { BODY_LIMIT, toAppError } from './express-app.js';
 
 export interface CarrierHandlerDeps {
   carriers: CarrierSet;
+  /** A carrier's verified account event, for its number provider (Telnyx's number orders). */
+  onEvent(carrier: string, event: unknown): Promise<string>;
   inbound: InboundRouter;
   calls: CallService;
   insecureWebhooks: boolean;
@@ -126,6 +128,12 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
               const result = await d.calls.applyStatus(carrier.name, u);
               Object.assign(fields, { callId: result.call.id, progress: u.progress, changed: result.changed });
               return send(carrier.renderStatusReply(result));
+            }
+            if (action === 'events') {
+              const event = carrier.parseEvent!(raw);
+              fields.event = await d.onEvent(carrier.name, event);
+              // Whatever became of it (settled, duplicate, ignored): received, so not redelivered.
+              return send({ status: 204, contentType: 'text/plain', body: '' });
             }
             // connect-action: the carrier asks what to do once the stream has ended.
             const call = await d.calls.byCarrierId(carrier.name, carrier.connectActionCallId!(raw));

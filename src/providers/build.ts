@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { ProvidersConfig } from '../config.js';
 import type { NumberProvider } from './provider.js';
+import { TelnyxProvider } from './telnyx/telnyx-provider.js';
 import { TwilioProvider } from './twilio/twilio-provider.js';
 
 export interface ProviderDeps {
@@ -27,6 +28,15 @@ export function buildProviders(config: ProvidersConfig, deps: ProviderDeps): Num
       }),
     );
   }
-  if (config.telnyx) throw new Error('the telnyx provider is not in this build yet');
+  if (config.telnyx) {
+    out.push(
+      new TelnyxProvider({
+        apiKey: config.telnyx.apiKey,
+        apiUrl: config.telnyx.apiUrl,
+        connectionId: config.telnyx.connectionId,
+        log: deps.log.child({ provider: 'telnyx' }),
+      }),
+    );
+  }
   return out;
 }

@@ -143,10 +143,19 @@ export interface NumberProvider {
   expectedVoiceTarget(): string | null;
   onOrderUpdate(listener: (update: OrderUpdate) => void): void;
   /**
-   * Orders still pending for numbers that are purchasing (after a restart,
-   * or placed by another instance): a provider that polls resumes polling them.
+   * Follows an order placed before a restart (or by another instance) until
+   * it settles; its result then reaches onOrderUpdate (recovery calls it for
+   * every number still purchasing whose getOrder answer is pending).
+   * Providers that keep their own record of orders (the simulator) or settle
+   * at once (Twilio) need not implement it.
    */
-  resume?(pending: ReadonlyArray<{ orderId: string; e164: string }>): void;
+  track?(orderId: string, e164: string): void;
+  /**
+   * A webhook about numbers from the provider (Telnyx's number_order.complete),
+   * already verified by its carrier endpoint; its result reaches
+   * onOrderUpdate. Answers what it did with it.
+   */
+  handleEvent?(body: unknown): Promise<'settled' | 'duplicate' | 'ignored'>;
   /** Resumes work that survived a restart (a real carrier keeps going while we are down). */
   start(): Promise<void>;
   stop(): void;

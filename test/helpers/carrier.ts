@@ -15,6 +15,8 @@ export const GENERIC_SECRET = 'generic-secret-0123456789';
 export const PUBLIC_URL = 'https://gw.example.com';
 /** A Telnyx signing key pair, as Telnyx holds the private half and the portal shows the public one. */
 const telnyxKeys = generateKeyPairSync('ed25519');
+/** The private half, for fakes that sign as Telnyx does (number order webhooks). */
+export const TELNYX_SIGNING_KEY = telnyxKeys.privateKey;
 /** TELNYX_PUBLIC_KEY: the base64 of the raw 32-byte public key (the SPKI DER's last 32 bytes). */
 export const TELNYX_PUBLIC_KEY = telnyxKeys.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
 /** The env most carrier tests start the gateway with. */

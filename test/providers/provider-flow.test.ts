@@ -1,23 +1,29 @@
 // A real provider behind the gateway, end to end: the gateway is configured as
-// an operator would (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_URL),
+// an operator would (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_URL; or
+// TELNYX_API_KEY, TELNYX_API_URL, TELNYX_CONNECTION_ID, TELNYX_PUBLIC_KEY),
 // and its API searches, buys, routes, releases and imports numbers through
 // the provider's real code path (the official SDK) against a stateful local
 // fake of the provider's API. Each provider is one driver below; the
 // scenarios are the same for all.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assign, newAssistant, parseTwiml, PUBLIC_URL, twilioVoice, voiceParams } from '../helpers/carrier.js';
+import { assign, newAssistant, parseTwiml, PUBLIC_URL, TELNYX_PUBLIC_KEY, TELNYX_SIGNING_KEY, telnyxVoice, telnyxVoiceParams, twilioVoice, voiceParams } from '../helpers/carrier.js';
+import { FakeTelnyxApi } from '../fakes/telnyx-api.js';
 import { ADMIN_TOKEN, bearer, createTeam, eventually, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeTwilioApi } from '../fakes/twilio-api.js';
 import type { ManualClock } from '../../src/clock.js';
 
 interface ProviderDriver {
-  name: 'twilio';
+  name: 'twilio' | 'telnyx';
   start(): Promise<void>;
+  /** Told the gateway's listening base URL (Telnyx sends its order webhooks there). */
+  listening?(base: string): void;
   stop(): Promise<void>;
   reset(): void;
   env(): Record<string, string>;
   /** Whether the provider's account holds this number, and where its calls go. */
-  held(e164: string): { voiceUrl: string | null } | undefined;
+  held(e164: string): { voiceTarget: string | null } | undefined;
+  /** Where this gateway points its numbers at this provider. */
+  voiceTarget: string;
   /** How many purchases of this number reached the provider. */
   purchasesOf(e164: string): number;
   sellElsewhere(e164: string): void;
@@ -44,8 +50,9 @@ const twilio: ProviderDriver = {
   env: () => ({ TWILIO_ACCOUNT_SID: twilioFake.accountSid, TWILIO_AUTH_TOKEN: twilioFake.authToken, TWILIO_API_URL: twilioFake.url }),
   held(e164) {
     const pn = twilioFake.ownedBy(e164);
-    return pn ? { voiceUrl: pn.voice_url ?? null } : undefined;
+    return pn ? { voiceTarget: pn.voice_url ?? null } : undefined;
   },
+  voiceTarget: PUBLIC_URL + '/carriers/twilio/voice',
   purchasesOf: (e164) => twilioFake.purchases().filter((r) => r.form.PhoneNumber === e164).length,
   sellElsewhere: (e164) => twilioFake.sellElsewhere(e164),
   needsAddress: (country) => twilioFake.regulatory.set(country, 21631),
@@ -57,7 +64,36 @@ const twilio: ProviderDriver = {
   voicePath: '/carriers/twilio/voice',
 };
 
-describe.each([twilio])('$name provider, end to end', (p) => {
+const TELNYX_KEY = 'KEY_test_telnyx_0123456789';
+const CONNECTION = '2811212257810187875';
+let telnyxFake: FakeTelnyxApi;
+const telnyx: ProviderDriver = {
+  name: 'telnyx',
+  async start() {
+    telnyxFake = await FakeTelnyxApi.start({ apiKey: TELNYX_KEY, connections: [CONNECTION, 'other-app'], orderDelayMs: 100 });
+  },
+  // Orders settle by the signed number_order.complete webhook (and by polling, should it be lost).
+  listening: (base) => telnyxFake.webhookTo(`${base}/carriers/telnyx/events`, TELNYX_SIGNING_KEY),
+  stop: () => telnyxFake.close(),
+  reset: () => telnyxFake.reset(),
+  env: () => ({ TELNYX_API_KEY: TELNYX_KEY, TELNYX_API_URL: telnyxFake.url, TELNYX_CONNECTION_ID: CONNECTION, TELNYX_PUBLIC_KEY }),
+  held(e164) {
+    const n = telnyxFake.numberByE164(e164);
+    return n ? { voiceTarget: n.connection_id } : undefined;
+  },
+  voiceTarget: CONNECTION,
+  purchasesOf: (e164) => [...telnyxFake.orders.values()].filter((o) => o.phone_numbers.some((p) => p.phone_number === e164)).length,
+  sellElsewhere: (e164) => telnyxFake.takeNumber(e164),
+  needsAddress: (country) => telnyxFake.requireRegulatory(country, 'reject'),
+  failAuth: () => telnyxFake.inject({ times: Infinity, fault: { kind: 'status', status: 401, body: { errors: [{ code: '10009', title: 'Authentication failed', detail: 'Could not understand the provided credentials.' }] } } }),
+  losePurchaseAnswer: () => telnyxFake.inject({ method: 'POST', path: '/number_orders', fault: { kind: 'lose-response', mode: 'reset' } }),
+  addOwned: (e164) => void telnyxFake.addOwned(e164, { connectionId: 'other-app' }),
+  releaseInConsole: (e164) => telnyxFake.deleteInPortal(e164),
+  call: (t, to) => telnyxVoice(t, telnyxVoiceParams({ To: to })),
+  voicePath: '/carriers/telnyx/voice',
+};
+
+describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
   let t: TestGateway;
   const admin = bearer(ADMIN_TOKEN);
   let team: Awaited<ReturnType<typeof createTeam>>;
@@ -66,12 +102,17 @@ describe.each([twilio])('$name provider, end to end', (p) => {
   beforeAll(async () => {
     await p.start();
     t = await startGateway({ env: { ...p.env(), SWITCHBOARD_PUBLIC_URL: PUBLIC_URL, SIM_PROVISION_MS: '0' } });
+    const { port } = await t.gw.listen();
+    p.listening?.(`http://127.0.0.1:${port}`);
   });
   afterAll(async () => {
     await t.close();
     await p.stop();
   });
-  afterEach(() => p.reset());
+  afterEach(() => {
+    p.reset();
+    p.listening?.(`http://127.0.0.1:${(t.gw.server.address() as { port: number }).port}`);
+  });
 
   const newTeam = async () => (team = await createTeam(t, `${p.name}-flow-${++n}`, 'pro'));
 
@@ -111,8 +152,12 @@ describe.each([twilio])('$name provider, end to end', (p) => {
     const id = bought.body.phoneNumber.id as string;
     await eventually(async () => (await number(id)).status === 'active');
     expect(await number(id)).toMatchObject({ provider: p.name, phoneNumber: e164 });
-    expect(p.held(e164)).toEqual({ voiceUrl: PUBLIC_URL + p.voicePath });
+    expect(p.held(e164)).toEqual({ voiceTarget: p.voiceTarget });
     expect(p.purchasesOf(e164)).toBe(1);
+    if (p.name === 'telnyx') {
+      // Settled by Telnyx's signed webhook at /carriers/telnyx/events (polling starts only after 2 s).
+      expect(t.logs).toContainEqual(expect.objectContaining({ path: '/carriers/telnyx/events', status: 204, event: 'settled' }));
+    }
 
     const agent = await newAssistant(t, team, 'agent');
     await assign(t, team, agent, [id]);
@@ -192,7 +237,7 @@ describe.each([twilio])('$name provider, end to end', (p) => {
     const res = await t.api.post('/api/phone-numbers/import').set(team.auth).send({ teamId: team.id, phoneNumber: e164, provider: p.name });
     expect(res.status, res.text).toBe(201);
     expect(res.body.phoneNumber).toMatchObject({ status: 'active', provider: p.name, imported: true });
-    expect(p.held(e164)).toEqual({ voiceUrl: PUBLIC_URL + p.voicePath });
+    expect(p.held(e164)).toEqual({ voiceTarget: p.voiceTarget });
     // Released by hand at the provider: the reconciler notices.
     p.releaseInConsole(e164);
     await t.gw.services.reconciler.run();

@@ -9,7 +9,8 @@
  * Twilio Media Streams on the bridge (media.ts).
  */
 import type { KeyObject } from 'node:crypto';
-import type { Carrier, CarrierContext } from '../carrier.js';
+import { AppError } from '../../errors.js';
+import type { Carrier, CarrierContext, RawRequest } from '../carrier.js';
 import { twimlCarrier } from '../twiml-carrier.js';
 import { DEFAULT_REORDER, telnyxMedia, type ReorderOptions } from './media.js';
 import { verifyTelnyx } from './signature.js';
@@ -44,7 +45,22 @@ export function define(config: TelnyxCarrierConfig, ctx: CarrierContext): Carrie
       streamAttributes: TELNYX_STREAM_ATTRIBUTES,
       media: telnyxMedia(config.reorder ?? DEFAULT_REORDER),
       outboundProviders: ['telnyx'],
+      // Number orders settle by webhook too (number_order.complete): JSON,
+      // signed like the voice webhooks, handed to the Telnyx number provider.
+      events: { endpoint: 'events', parse: parseEvent },
     },
     ctx,
   );
+}
+
+function parseEvent(req: RawRequest): unknown {
+  const ct = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (!ct.startsWith('application/json')) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Telnyx events are application/json (got ${JSON.stringify(ct || 'none')}).`);
+  }
+  try {
+    return JSON.parse(req.body.toString('utf8'));
+  } catch (err) {
+    throw new AppError('INVALID_JSON', `The body is not valid JSON: ${(err as Error).message}.`);
+  }
 }

@@ -247,7 +247,7 @@ export class ProvisioningService {
       }
     }
     // Providers that poll (Telnyx) follow the orders still pending, whoever placed them.
-    for (const [provider, orders] of pending) provider.resume?.(orders);
+    for (const [provider, orders] of pending) for (const o of orders) provider.track?.(o.orderId, o.e164);
     return { resumed, settled, timedOut };
   }
 }
