@@ -122,7 +122,7 @@ export function twimlCarrier(spec: TwimlCarrierSpec, ctx: CarrierContext): Carri
     },
 
     connectActionCallId: (req) => required(form(req), 'CallSid'),
-    ...(spec.events ? { parseEvent: spec.events.parse } : {}),
+    ...(spec.events ? { parseEvent: (req: RawRequest) => spec.events!.parse(req) } : {}),
 
     renderAnswer(a: InboundAnswer): Rendered {
       const d = a.decision;
