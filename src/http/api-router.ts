@@ -10,7 +10,7 @@ import { PLAN_NAMES } from '../domain/plans.js';
 import type { NumberType, Principal } from '../domain/types.js';
 import type { Services } from '../services/index.js';
 import { assistantJson, auditEventJson, driftJson, phoneNumberJson, teamJson, tokenJson, availableNumberJson } from './views.js';
-import { PROVIDER_NAMES, type ProviderName } from '../providers/provider.js';
+import { PROVIDER_NAMES, type ProviderName, type SearchFilterName } from '../providers/provider.js';
 import { requireAdmin as requireAdminHere } from '../services/access.js';
 import { body, id, mediaUrl, name, parse, wellFormed } from './validate.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -212,7 +212,7 @@ export function apiRouter(s: Services): Router {
       throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: the ${provider.name} provider does not sell numbers in ${f.countryCode}; it sells ${caps.countries.join(', ')}.`);
     }
     const given = { areaCode: f.areaCode, state: f.state, city: f.city, prefix: f.prefix };
-    const unsupported = Object.entries(given)
+    const unsupported = (Object.entries(given) as Array<[SearchFilterName, string | undefined]>)
       .filter(([k, v]) => v !== undefined && !caps.filters[numberType].includes(k))
       .map(([k]) => `filters.${k}: the ${provider.name} provider cannot filter ${numberType} numbers by it; use ${caps.filters[numberType].join(', ') || 'no filter'}`);
     if (unsupported.length) throw new AppError('INVALID_REQUEST', unsupported.join('; '));

@@ -95,7 +95,7 @@ export class TwilioProvider implements NumberProvider {
     return {
       countries: COUNTRIES,
       numberTypes: ['local', 'toll-free'],
-      filters: { local: ['areaCode', 'region', 'city'], 'toll-free': ['prefix'] },
+      filters: { local: ['areaCode', 'state', 'city'], 'toll-free': ['prefix'] },
       pricing: 'per-country',
     };
   }
