@@ -59,7 +59,15 @@ const replayed = 'The answer is a replay of the first request with this Idempote
 /** Every route the gateway's express app answers, in the order of the README's table. */
 export const OPERATIONS: Operation[] = [
   // ------------------------------------------------------------ operations
-  { method: 'get', path: '/healthz', operationId: 'health', tag: 'Operations', summary: 'The process is up', public: true, responses: { 200: { description: 'Always, while the process runs.', schema: S.Health } } },
+  {
+    method: 'get',
+    path: '/healthz',
+    operationId: 'health',
+    tag: 'Operations',
+    summary: 'The process is up',
+    public: true,
+    responses: { 200: { description: 'Always, while the process runs.', schema: S.Health } },
+  },
   {
     method: 'get',
     path: '/readyz',
@@ -68,7 +76,10 @@ export const OPERATIONS: Operation[] = [
     summary: 'Ready to take traffic',
     description: 'Ready when the database answers and the gateway is not draining.',
     public: true,
-    responses: { 200: { description: 'Ready.', schema: S.Readiness }, 503: { description: 'Not ready: the database is down, or the gateway is draining.', schema: S.Readiness } },
+    responses: {
+      200: { description: 'Ready.', schema: S.Readiness },
+      503: { description: 'Not ready: the database is down, or the gateway is draining.', schema: S.Readiness },
+    },
   },
   {
     method: 'get',
@@ -91,7 +102,15 @@ export const OPERATIONS: Operation[] = [
   },
 
   // -------------------------------------------------------------------- me
-  { method: 'get', path: '/api/me', operationId: 'getMe', tag: 'Me', summary: 'Who this token is', description: 'The admin token, or a team token and its team.', responses: { 200: { description: 'The token.', schema: S.Me } } },
+  {
+    method: 'get',
+    path: '/api/me',
+    operationId: 'getMe',
+    tag: 'Me',
+    summary: 'Who this token is',
+    description: 'The admin token, or a team token and its team.',
+    responses: { 200: { description: 'The token.', schema: S.Me } },
+  },
 
   // ----------------------------------------------------------------- teams
   {
@@ -105,8 +124,24 @@ export const OPERATIONS: Operation[] = [
     responses: { 201: { description: 'Created.', schema: S.TeamCreated } },
     errors: ['FORBIDDEN', 'SLUG_TAKEN'],
   },
-  { method: 'get', path: '/api/teams', operationId: 'listTeams', tag: 'Teams', summary: 'List teams', description: 'Every team for the admin; its own team for a team token.', responses: { 200: { description: 'The teams.', schema: S.TeamList } } },
-  { method: 'get', path: '/api/teams/:teamId', operationId: 'getTeam', tag: 'Teams', summary: 'Read a team', responses: { 200: { description: 'The team.', schema: S.TeamResponse } }, errors: ['NOT_FOUND'] },
+  {
+    method: 'get',
+    path: '/api/teams',
+    operationId: 'listTeams',
+    tag: 'Teams',
+    summary: 'List teams',
+    description: 'Every team for the admin; its own team for a team token.',
+    responses: { 200: { description: 'The teams.', schema: S.TeamList } },
+  },
+  {
+    method: 'get',
+    path: '/api/teams/:teamId',
+    operationId: 'getTeam',
+    tag: 'Teams',
+    summary: 'Read a team',
+    responses: { 200: { description: 'The team.', schema: S.TeamResponse } },
+    errors: ['NOT_FOUND'],
+  },
   {
     method: 'patch',
     path: '/api/teams/:teamId',
@@ -172,7 +207,15 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: { description: 'The assistants.', schema: S.AssistantList } },
     errors: ['NOT_FOUND'],
   },
-  { method: 'get', path: '/api/assistants/:assistantId', operationId: 'getAssistant', tag: 'Assistants', summary: 'Read an assistant', responses: { 200: { description: 'The assistant.', schema: S.AssistantResponse } }, errors: ['NOT_FOUND'] },
+  {
+    method: 'get',
+    path: '/api/assistants/:assistantId',
+    operationId: 'getAssistant',
+    tag: 'Assistants',
+    summary: 'Read an assistant',
+    responses: { 200: { description: 'The assistant.', schema: S.AssistantResponse } },
+    errors: ['NOT_FOUND'],
+  },
   {
     method: 'patch',
     path: '/api/assistants/:assistantId',
@@ -213,7 +256,8 @@ export const OPERATIONS: Operation[] = [
     operationId: 'searchNumbers',
     tag: 'Phone numbers',
     summary: 'Search numbers to buy',
-    description: 'At most 20 numbers nobody holds, ordered by number. A filter that does not apply to the number type, or that the provider cannot honour, is 400.',
+    description:
+      'At most 20 numbers nobody holds, ordered by number. A filter that does not apply to the number type, or that the provider cannot honour, is 400.',
     body: S.searchBody,
     responses: { 200: { description: 'Matching numbers (possibly none).', schema: S.SearchResponse } },
     errors: ['UNSUPPORTED_COUNTRY', 'PROVIDER_NOT_AVAILABLE', ...PROVIDER_ERRORS],
@@ -224,12 +268,14 @@ export const OPERATIONS: Operation[] = [
     operationId: 'purchaseNumber',
     tag: 'Phone numbers',
     summary: 'Buy a number',
-    description: 'The number is `purchasing` until the provider confirms it (`active`) or the order fails (`error`). On the free plan it is a trial that expires after 5 days.',
+    description:
+      'The number is `purchasing` until the provider confirms it (`active`) or the order fails (`error`). On the free plan it is a trial that expires after 5 days.',
     body: S.purchaseBody,
     headers: [
       {
         name: 'Idempotency-Key',
-        description: 'The same key with the same body answers the first success again without buying twice (24 hours, per caller); with another body, 409 IDEMPOTENCY_CONFLICT.',
+        description:
+          'The same key with the same body answers the first success again without buying twice (24 hours, per caller); with another body, 409 IDEMPOTENCY_CONFLICT.',
         schema: S.idempotencyKey,
       },
     ],
@@ -252,10 +298,18 @@ export const OPERATIONS: Operation[] = [
     path: '/api/phone-numbers/import',
     operationId: 'importNumber',
     tag: 'Phone numbers',
-    summary: "Attach a number the provider account already owns",
+    summary: 'Attach a number the provider account already owns',
     body: S.importBody,
     responses: { 201: { description: 'Imported and active.', schema: S.PhoneNumberResponse } },
-    errors: ['INVALID_PHONE_NUMBER', 'UNSUPPORTED_COUNTRY', 'PROVIDER_NOT_AVAILABLE', 'PLAN_LIMIT_REACHED', 'NOT_FOUND', 'NUMBER_UNAVAILABLE', ...PROVIDER_ERRORS],
+    errors: [
+      'INVALID_PHONE_NUMBER',
+      'UNSUPPORTED_COUNTRY',
+      'PROVIDER_NOT_AVAILABLE',
+      'PLAN_LIMIT_REACHED',
+      'NOT_FOUND',
+      'NUMBER_UNAVAILABLE',
+      ...PROVIDER_ERRORS,
+    ],
   },
   {
     method: 'get',
@@ -298,7 +352,15 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: { description: 'The numbers.', schema: S.PhoneNumberList } },
     errors: ['NOT_FOUND'],
   },
-  { method: 'get', path: '/api/phone-numbers/:id', operationId: 'getNumber', tag: 'Phone numbers', summary: 'Read a number', responses: { 200: { description: 'The number.', schema: S.PhoneNumberResponse } }, errors: ['NOT_FOUND'] },
+  {
+    method: 'get',
+    path: '/api/phone-numbers/:id',
+    operationId: 'getNumber',
+    tag: 'Phone numbers',
+    summary: 'Read a number',
+    responses: { 200: { description: 'The number.', schema: S.PhoneNumberResponse } },
+    errors: ['NOT_FOUND'],
+  },
   {
     method: 'patch',
     path: '/api/phone-numbers/:id',
@@ -346,14 +408,23 @@ export const OPERATIONS: Operation[] = [
     responses: { 200: { description: 'A page of calls.', schema: S.CallList } },
     errors: ['NOT_FOUND'],
   },
-  { method: 'get', path: '/api/calls/:callId', operationId: 'getCall', tag: 'Calls', summary: 'Read a call', responses: { 200: { description: 'The call.', schema: S.CallResponse } }, errors: ['NOT_FOUND'] },
+  {
+    method: 'get',
+    path: '/api/calls/:callId',
+    operationId: 'getCall',
+    tag: 'Calls',
+    summary: 'Read a call',
+    responses: { 200: { description: 'The call.', schema: S.CallResponse } },
+    errors: ['NOT_FOUND'],
+  },
   {
     method: 'post',
     path: '/api/outbound/caller-id',
     operationId: 'pickCallerId',
     tag: 'Calls',
     summary: 'The caller ID for an outbound call',
-    description: "Picks one of the assistant's active numbers (same country, then same area code, then least recently used), records the outbound call, and answers the markup that brings its audio through this gateway.",
+    description:
+      "Picks one of the assistant's active numbers (same country, then same area code, then least recently used), records the outbound call, and answers the markup that brings its audio through this gateway.",
     body: S.callerIdBody,
     responses: { 200: { description: 'The caller ID and the call.', schema: S.CallerId } },
     errors: ['INVALID_PHONE_NUMBER', 'NOT_FOUND', 'NO_CALLER_ID'],
@@ -428,7 +499,8 @@ function errorResponses(op: Operation, shared: Record<string, unknown>): Record<
     if (!shared[name]) {
       const headers: Record<string, unknown> = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } };
       const waits = codes.filter((c) => RETRY_AFTER.includes(c));
-      if (waits.length) headers['Retry-After'] = header(`Seconds to wait before trying again (with ${waits.join(', ')}).`, { type: 'string', pattern: '^\\d+$' });
+      if (waits.length)
+        headers['Retry-After'] = header(`Seconds to wait before trying again (with ${waits.join(', ')}).`, { type: 'string', pattern: '^\\d+$' });
       shared[name] = {
         description: codes.map((c) => `\`${c}\`: ${ERRORS[c].description}`).join('\n\n'),
         headers,
@@ -452,7 +524,8 @@ function operationObject(op: Operation, sharedResponses: Record<string, unknown>
       parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, ...(description ? { description } : {}), schema: rest });
     }
   }
-  for (const h of op.headers ?? []) parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: toJson(h.schema, 'input') });
+  for (const h of op.headers ?? [])
+    parameters.push({ name: h.name, in: 'header', required: false, description: h.description, schema: toJson(h.schema, 'input') });
 
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(op.responses)) {
@@ -512,10 +585,10 @@ export function buildOpenApi(): JsonSchema {
       version,
       summary: 'Call-routing gateway for AI voice assistants: teams, assistants, phone numbers and calls.',
       description: [
-        'Every /api request needs `Authorization: Bearer <token>`: the admin token, or a team token (which sees only its own team; other teams\' ids are 404).',
+        "Every /api request needs `Authorization: Bearer <token>`: the admin token, or a team token (which sees only its own team; other teams' ids are 404).",
         'Bodies are JSON (at most 64 KiB); unknown fields are refused. Errors are `{"error": {"code", "message", "details"?}}` with a code from the catalogue (docs/errors.md).',
         'A path that exists answers other methods with 405 METHOD_NOT_ALLOWED and an Allow header.',
-        'The carrier webhooks (/carriers/*) and the media WebSockets (/media/*) are not described here: they speak the carriers\' own protocols (see the API contract and docs/api-notes.md).',
+        "The carrier webhooks (/carriers/*) and the media WebSockets (/media/*) are not described here: they speak the carriers' own protocols (see the API contract and docs/api-notes.md).",
       ].join('\n\n'),
       license: { name: 'MIT', identifier: 'MIT' },
     },
