@@ -2,7 +2,7 @@
  * Who is signed in. The token lives in sessionStorage only (gone when the tab
  * closes, never in a URL or a cookie) and is sent as the bearer header.
  */
-import { ApiClient, ApiError } from './api/client';
+import { ApiClient } from './api/client';
 import type { Team } from './api/types';
 
 const TOKEN_KEY = 'switchboard.token';
@@ -27,27 +27,16 @@ export function forget(): void {
 }
 
 /**
- * Checks the token against the API and learns what it may do. The API has no
- * "who am I" endpoint, so the kind of token is inferred: a team token sees
- * exactly its own team, so any other count means the admin; with one team, an
- * admin-only action on a number that does not exist tells them apart without
- * changing anything (403 FORBIDDEN for a team token, 404 for the admin).
+ * Checks the token against the API and learns what it may do: GET /api/me
+ * says whether it is the admin token or a team token (and which team); the
+ * admin then reads every team.
  */
 export async function signIn(token: string): Promise<Session> {
   const client = new ApiClient(token);
-  const { teams } = await client.listTeams();
-  let admin = teams.length !== 1;
-  if (!admin) {
-    try {
-      await client.setNumberStatus('console-probe-no-such-number', { status: 'active' });
-      admin = true; // cannot happen: there is no such number
-    } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      admin = e.status === 404;
-    }
-  }
+  const me = await client.me();
+  const teams = me.kind === 'team' ? [me.team] : (await client.listTeams()).teams;
   safe(() => sessionStorage.setItem(TOKEN_KEY, token));
-  return { token, admin, teams };
+  return { token, admin: me.kind === 'admin', teams };
 }
 
 function safe<T>(f: () => T): T | null {

@@ -12,6 +12,7 @@ import type { CarrierSet } from '../carriers/registry.js';
 import { apiRouter } from './api-router.js';
 import { callsRouter } from './calls-router.js';
 import { serveConsole } from './console.js';
+import { openApiJson } from './openapi.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { AuthFailure } from '../services/auth.js';
@@ -83,6 +84,12 @@ export function createExpressApp(d: ExpressDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', d.metrics.registry.contentType);
     res.send(await d.metrics.registry.metrics());
+  });
+
+  // The API's description (src/http/openapi.ts), built once, here; public like /healthz.
+  const openApi = openApiJson();
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApi);
   });
 
   // Authenticate first, from the headers alone: an unauthenticated request

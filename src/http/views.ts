@@ -1,16 +1,25 @@
 /**
- * The JSON shapes clients see (api.md). Times become ISO 8601, money becomes
+ * Domain objects → the API's JSON. The one place that decides field names:
+ * E.164 numbers as `phoneNumber`, times as ISO 8601 strings, money as
  * { amount, currency } in minor units. Internal fields (order ids, media URLs
- * of calls) are not exposed.
+ * of calls) are not exposed. Each view's return type is its response schema's
+ * (schemas.ts): a field the schema lacks, or one it has and the view forgets,
+ * does not compile.
  */
+import type { z } from 'zod';
 import type { AvailableNumber, Call, PhoneNumber } from '../domain/types.js';
+import type { ProviderCapabilities, ProviderName } from '../providers/provider.js';
 import type { AssistantWithNumbers } from '../services/assistants.js';
 import type { AuditEvent, Drift, TokenRow } from '../services/ports.js';
 import type { TeamSummary } from '../services/teams.js';
+import type * as S from './schemas.js';
 
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+type Out<T extends z.ZodType> = z.output<T>;
 
-export const teamJson = (t: TeamSummary) => ({
+const iso = (t: number): string => new Date(t).toISOString();
+const isoOrNull = (t: number | null): string | null => (t === null ? null : iso(t));
+
+export const teamJson = (t: TeamSummary): Out<typeof S.Team> => ({
   id: t.id,
   slug: t.slug,
   name: t.name,
@@ -20,7 +29,7 @@ export const teamJson = (t: TeamSummary) => ({
   createdAt: iso(t.createdAt),
 });
 
-export const assistantJson = (a: AssistantWithNumbers) => ({
+export const assistantJson = (a: AssistantWithNumbers): Out<typeof S.Assistant> => ({
   id: a.id,
   teamId: a.teamId,
   name: a.name,
@@ -30,7 +39,7 @@ export const assistantJson = (a: AssistantWithNumbers) => ({
   updatedAt: iso(a.updatedAt),
 });
 
-export const availableNumberJson = (n: AvailableNumber, provider: string) => ({
+export const availableNumberJson = (n: AvailableNumber, provider: ProviderName): Out<typeof S.AvailableNumber> => ({
   phoneNumber: n.e164,
   provider,
   countryCode: n.countryCode,
@@ -40,7 +49,7 @@ export const availableNumberJson = (n: AvailableNumber, provider: string) => ({
   monthlyCost: { amount: n.monthlyCost, currency: n.currency },
 });
 
-export const phoneNumberJson = (n: PhoneNumber) => ({
+export const phoneNumberJson = (n: PhoneNumber): Out<typeof S.PhoneNumber> => ({
   id: n.id,
   phoneNumber: n.e164,
   teamId: n.teamId,
@@ -55,14 +64,14 @@ export const phoneNumberJson = (n: PhoneNumber) => ({
   providerNumberId: n.providerNumberId,
   imported: n.imported,
   trial: n.trial,
-  expiresAt: iso(n.expiresAt),
+  expiresAt: isoOrNull(n.expiresAt),
   createdAt: iso(n.createdAt),
-  activatedAt: iso(n.activatedAt),
-  releasedAt: iso(n.releasedAt),
+  activatedAt: isoOrNull(n.activatedAt),
+  releasedAt: isoOrNull(n.releasedAt),
   failureReason: n.failureReason,
 });
 
-export const callJson = (c: Call) => ({
+export const callJson = (c: Call): Out<typeof S.Call> => ({
   id: c.id,
   teamId: c.teamId,
   direction: c.direction,
@@ -76,13 +85,13 @@ export const callJson = (c: Call) => ({
   reason: c.reason,
   carrierStatus: c.carrierStatus,
   createdAt: iso(c.createdAt),
-  answeredAt: iso(c.answeredAt),
-  endedAt: iso(c.endedAt),
+  answeredAt: isoOrNull(c.answeredAt),
+  endedAt: isoOrNull(c.endedAt),
   durationSec: c.durationSec,
   endReason: c.endReason,
 });
 
-export const auditEventJson = (e: AuditEvent) => ({
+export const auditEventJson = (e: AuditEvent): Out<typeof S.AuditEvent> => ({
   id: e.id,
   teamId: e.teamId,
   actor: e.actor,
@@ -95,16 +104,16 @@ export const auditEventJson = (e: AuditEvent) => ({
 });
 
 /** A token's metadata: never the token, which is shown once, when it is made. */
-export const tokenJson = (t: TokenRow) => ({
+export const tokenJson = (t: TokenRow): Out<typeof S.Token> => ({
   id: t.id,
   name: t.name,
   prefix: t.prefix,
   createdAt: iso(t.createdAt),
-  lastUsedAt: iso(t.lastUsedAt),
-  expiresAt: iso(t.expiresAt),
+  lastUsedAt: isoOrNull(t.lastUsedAt),
+  expiresAt: isoOrNull(t.expiresAt),
 });
 
-export const driftJson = (d: Drift) => ({
+export const driftJson = (d: Drift): Out<typeof S.Drift> => ({
   provider: d.provider,
   phoneNumber: d.e164,
   kind: d.kind,
@@ -112,4 +121,13 @@ export const driftJson = (d: Drift) => ({
   teamId: d.teamId,
   detail: d.detail,
   detectedAt: iso(d.detectedAt),
+});
+
+export const providerJson = (name: ProviderName, isDefault: boolean, caps: ProviderCapabilities): Out<typeof S.Provider> => ({
+  name,
+  default: isDefault,
+  countries: [...caps.countries],
+  numberTypes: [...caps.numberTypes],
+  filters: { local: [...caps.filters.local], 'toll-free': [...caps.filters['toll-free']] },
+  pricing: caps.pricing,
 });

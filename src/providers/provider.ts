@@ -33,12 +33,15 @@ export interface SearchFilters {
   limit: number;
 }
 
+/** The API's search filters (POST /api/phone-numbers/search `filters`), by their API names. */
+export type SearchFilterName = 'areaCode' | 'state' | 'city' | 'prefix';
+
 /** What the Buy dialog needs to render a provider (GET /api/providers). */
 export interface ProviderCapabilities {
   countries: readonly Country[];
   numberTypes: readonly NumberType[];
-  /** The search filters this provider honours, by number type, in the API's names (areaCode, state, city, prefix). */
-  filters: { local: readonly string[]; 'toll-free': readonly string[] };
+  /** The search filters this provider honours, by number type, named as the API names them (`state`, not `region`). */
+  filters: { local: readonly SearchFilterName[]; 'toll-free': readonly SearchFilterName[] };
   /** Whether search results carry a monthly cost (Twilio prices by country and type; Telnyx per number). */
   pricing: 'per-number' | 'per-country' | 'none';
 }

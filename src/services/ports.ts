@@ -50,22 +50,25 @@ export interface TokenRow {
   revokedAt: number | null;
 }
 
-export type AuditAction =
-  | 'number.purchase'
-  | 'number.activate'
-  | 'number.fail'
-  | 'number.assign'
-  | 'number.unassign'
-  | 'number.reassign'
-  | 'number.release'
-  | 'number.suspend'
-  | 'number.reactivate'
-  | 'number.expire'
-  | 'team.plan_change'
-  | 'token.create'
-  | 'token.revoke'
-  | 'number.import'
-  | 'number.drift';
+/** Every audit action (docs/api-notes.md lists them; the API's schema enumerates them). */
+export const AUDIT_ACTIONS = [
+  'number.purchase',
+  'number.activate',
+  'number.fail',
+  'number.assign',
+  'number.unassign',
+  'number.reassign',
+  'number.release',
+  'number.suspend',
+  'number.reactivate',
+  'number.expire',
+  'team.plan_change',
+  'token.create',
+  'token.revoke',
+  'number.import',
+  'number.drift',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEvent {
   id: string;
@@ -199,7 +202,8 @@ export interface MetaRepo {
   setIfAbsent(key: string, value: string): Promise<string>;
 }
 
-export type DriftKind = 'missing_at_provider' | 'voice_target_changed' | 'unknown_to_gateway';
+export const DRIFT_KINDS = ['missing_at_provider', 'voice_target_changed', 'unknown_to_gateway'] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** One difference between a provider's account and the database. */
 export interface Drift {

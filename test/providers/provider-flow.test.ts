@@ -121,7 +121,7 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
   async function search(filters: Record<string, unknown> = { countryCode: 'US' }) {
     const res = await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters });
     expect(res.status, res.text).toBe(200);
-    return (res.body.numbers as Array<{ phoneNumber: string; provider: string }>).filter((x) => !used.has(x.phoneNumber));
+    return (res.body.numbers as Array<{ phoneNumber: string; provider: string; state: string | null; city: string | null }>).filter((x) => !used.has(x.phoneNumber));
   }
   const purchase = (e164: string, key?: string) => {
     used.add(e164);
@@ -140,6 +140,19 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
     expect(['areaCode', 'state', 'city']).toEqual(expect.arrayContaining(filters.local));
     expect(['prefix']).toEqual(expect.arrayContaining(filters['toll-free']));
     expect((await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters: { countryCode: 'US', state: 'ca', city: 'San Francisco' } })).status).toBe(200);
+  });
+
+  it('offers the filters by their API names, and each one it offers works in a search', async () => {
+    await newTeam();
+    const [provider] = (await t.api.get('/api/providers').set(team.auth).expect(200)).body.providers;
+    // Twilio calls the state "region" (InRegion); the API, the console and GET /api/providers say "state".
+    expect(provider.filters).toEqual({ local: ['areaCode', 'state', 'city'], 'toll-free': ['prefix'] });
+    const n = (await search({ countryCode: 'US', limit: 20 })).find((x) => x.state && x.city);
+    expect(n, 'the fake has local numbers with a state and a city').toBeTruthy();
+    const byState = await search({ countryCode: 'US', numberType: 'local', state: n!.state, city: n!.city, areaCode: n!.phoneNumber.slice(2, 5) });
+    expect(byState.length).toBeGreaterThan(0);
+    for (const x of byState) expect(x).toMatchObject({ state: n!.state, city: n!.city });
+    expect((await search({ countryCode: 'US', numberType: 'toll-free', prefix: '800' })).every((x) => x.phoneNumber.startsWith('+1800'))).toBe(true);
   });
 
   it('search → purchase → active, held at the provider with its voice URL pointing here; a call routes; release gives it back', async () => {

@@ -9,11 +9,9 @@
 // action with any team token is 403 FORBIDDEN.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExpressApp } from '../../src/http/express-app.js';
-import { RateLimiter } from '../../src/http/rate-limit.js';
-import type { CarrierSet } from '../../src/carriers/registry.js';
 import { assign, newAssistant } from '../helpers/carrier.js';
 import { availableNumbers, bearer, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { gatewayApp, registeredRoutes } from '../helpers/routes.js';
 
 type Who = 'none' | 'unknown' | 'otherTeam' | 'ownTeam' | 'admin';
 const WHO: Who[] = ['none', 'unknown', 'otherTeam', 'ownTeam', 'admin'];
@@ -67,6 +65,7 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/healthz', build: async () => ({ path: '/healthz' }), expect: PUBLIC },
   { method: 'GET', route: '/readyz', build: async () => ({ path: '/readyz' }), expect: PUBLIC },
   { method: 'GET', route: '/metrics', build: async () => ({ path: '/metrics' }), expect: PUBLIC },
+  { method: 'GET', route: '/openapi.json', build: async () => ({ path: '/openapi.json' }), expect: PUBLIC },
 
   { method: 'GET', route: '/api/me', build: async () => ({ path: '/api/me' }), expect: ANY_TOKEN_READ },
 
@@ -199,45 +198,9 @@ describe('authorization matrix', () => {
 // ---------------------------------------------------------------------------
 // The table is complete: every route the express app registers is in it.
 
-interface Layer {
-  route?: { path: string; methods: Record<string, boolean> };
-  handle?: { stack?: Layer[] };
-  match(path: string): boolean;
-}
-
-/** "METHOD /path" for every route of the express app, mounted routers included (under /api). */
-function registeredRoutes(): string[] {
-  const failureLimiter = new RateLimiter({ capacity: 1, refillPerSec: 1 });
-  const app = createExpressApp({
-    services: t.gw.services,
-    lifecycle: t.gw.lifecycle,
-    log: t.gw.log,
-    dbPing: async () => true,
-    carriers: {} as CarrierSet,
-    metrics: t.gw.metrics,
-    apiLimiter: failureLimiter,
-    teamLimiter: failureLimiter,
-    failureLimiter,
-  }) as unknown as { router: { stack: Layer[] } };
-  const out: string[] = [];
-  const walk = (stack: Layer[], prefix: string) => {
-    for (const layer of stack) {
-      if (layer.route) {
-        for (const [m, on] of Object.entries(layer.route.methods)) if (on && m !== '_all') out.push(`${m.toUpperCase()} ${prefix}${layer.route.path}`);
-      } else if (layer.handle?.stack) {
-        // A mounted router: the app mounts its routers at /api.
-        if (!layer.match('/api/x') || layer.match('/x')) throw new Error('a router is mounted somewhere other than /api: teach this walker its prefix');
-        walk(layer.handle.stack, `${prefix}/api`);
-      }
-    }
-  };
-  walk(app.router.stack, '');
-  return [...new Set(out)].sort();
-}
-
 describe('the matrix covers every endpoint', () => {
   it('every route the app registers has a row, and every row is a registered route', () => {
-    const registered = registeredRoutes();
+    const registered = registeredRoutes(gatewayApp(t)).routes;
     expect(registered.length).toBeGreaterThanOrEqual(20);
     const inTable = [...new Set(TABLE.map((r) => `${r.method} ${r.route}`))].sort();
     const missing = registered.filter((r) => !inTable.includes(r));

@@ -13,6 +13,7 @@ import type {
   AssistantResponse,
   CallListQuery,
   CallListResponse,
+  Me,
   PhoneNumberListQuery,
   PhoneNumberListResponse,
   PhoneNumberPatchRequest,
@@ -121,7 +122,8 @@ export class ApiClient {
     return parsed as T;
   }
 
-  // ------------------------------------------------------------ teams and tokens
+  // ------------------------------------------------------------ who, teams and tokens
+  me = () => this.request<Me>('GET', '/api/me');
   listTeams = () => this.request<TeamListResponse>('GET', '/api/teams');
   getTeam = (teamId: string) => this.request<TeamResponse>('GET', `/api/teams/${enc(teamId)}`);
   createTeam = (body: TeamCreateRequest) => this.request<TeamCreateResponse>('POST', '/api/teams', { body });

@@ -1,247 +1,99 @@
 /**
  * The API's JSON, as the console sees it: the one place that knows the shapes.
  *
- * Written by hand from the API contract (api.md) and the server's views
- * (src/views.ts). When the gateway serves /openapi.json, this file becomes
- * aliases into the generated description, e.g.
- *
- *   import type { components } from './openapi.gen';
- *   export type PhoneNumber = components['schemas']['PhoneNumber'];
- *
- * and nothing else in the console changes: every other module imports its
+ * Every type here comes from the gateway's OpenAPI document (GET /openapi.json,
+ * generated from the server's zod schemas) through ./openapi.d.ts, which
+ * `npm run openapi` writes and `npm test` checks is fresh. Nothing is
+ * written by hand but the names, and the few values the console needs at run
+ * time (plan names, countries, statuses), which are checked against the
+ * generated types so they cannot drift either. Every other module imports its
  * types from here.
  */
+import type { components, operations } from './openapi';
+
+type Schemas = components['schemas'];
+type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
+
+/**
+ * Compiles only when A and B are the same union: `Same<A, B>` is `true` then,
+ * `never` otherwise, so `const _check: Same<A, B> = true` fails to compile on a drift.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 
 export type Iso8601 = string;
+export type Money = Schemas['Money'];
+export type ApiErrorBody = Schemas['Error'];
+export type ErrorCode = ApiErrorBody['error']['code'];
 
-export interface Money {
-  /** Minor units (cents, fils, Rappen). */
-  amount: number;
-  currency: string;
-}
+// ------------------------------------------------------------------ me
 
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+export type Me = Schemas['Me'];
 
 // ------------------------------------------------------------------ teams
 
+export type Team = Schemas['Team'];
+export type PlanName = Team['plan'];
 export const PLAN_NAMES = ['free', 'starter', 'pro', 'enterprise'] as const;
-export type PlanName = (typeof PLAN_NAMES)[number];
+const _plans: Same<(typeof PLAN_NAMES)[number], PlanName> = true;
 
-export interface Team {
-  id: string;
-  slug: string;
-  name: string;
-  plan: PlanName;
-  /** null = unlimited. */
-  numberLimit: number | null;
-  numbersHeld: number;
-  createdAt: Iso8601;
-}
-
-export interface TeamCreateRequest {
-  name: string;
-  slug: string;
-  plan: PlanName;
-}
-export interface TeamCreateResponse {
-  team: Team;
-  /** The team's first token, shown once. */
-  token: string;
-}
-export interface TeamPatchRequest {
-  plan: PlanName;
-}
-export interface TeamResponse {
-  team: Team;
-}
-export interface TeamListResponse {
-  teams: Team[];
-}
+export type TeamCreateRequest = Schemas['TeamCreateRequest'];
+export type TeamCreateResponse = Schemas['TeamCreated'];
+export type TeamPatchRequest = Schemas['TeamPatchRequest'];
+export type TeamResponse = Schemas['TeamResponse'];
+export type TeamListResponse = Schemas['TeamList'];
 
 // ------------------------------------------------------------------ tokens
 
-export interface TokenCreateRequest {
-  name?: string;
-  /** Lifetime in seconds. */
-  expiresIn?: number;
-}
-/** The new token (shown once) and, on gateways that list tokens, its metadata. */
-export interface TokenCreateResponse extends Partial<ApiToken> {
-  token: string;
-}
-export interface ApiToken {
-  id: string;
-  name: string | null;
-  /** The first characters of the token, to recognise it. */
-  prefix: string;
-  createdAt: Iso8601;
-  lastUsedAt: Iso8601 | null;
-  expiresAt: Iso8601 | null;
-  /** In listings: the token this request was made with. */
-  current?: boolean;
-}
-export interface TokenListResponse {
-  tokens: ApiToken[];
-}
+export type TokenCreateRequest = Schemas['TokenCreateRequest'];
+export type TokenCreateResponse = Schemas['NewToken'];
+/** A token in the team's listing (`current`: the one this session uses). */
+export type ApiToken = Schemas['ListedToken'];
+export type TokenListResponse = Schemas['TokenList'];
 
 // ------------------------------------------------------------- assistants
 
-export interface Assistant {
-  id: string;
-  teamId: string;
-  name: string;
-  /** ws:// or wss:// */
-  mediaUrl: string;
-  phoneNumberIds: string[];
-  createdAt: Iso8601;
-  updatedAt?: Iso8601;
-}
-export interface AssistantCreateRequest {
-  teamId?: string;
-  name: string;
-  mediaUrl: string;
-}
-export interface AssistantPatchRequest {
-  name?: string;
-  mediaUrl?: string;
-}
-export interface AssistantResponse {
-  assistant: Assistant;
-}
-export interface AssistantListResponse {
-  assistants: Assistant[];
-}
-export interface AssignRequest {
-  accountSlug: string;
-  phoneNumberIds: string[];
-}
+export type Assistant = Schemas['Assistant'];
+export type AssistantCreateRequest = Schemas['AssistantCreateRequest'];
+export type AssistantPatchRequest = Schemas['AssistantPatchRequest'];
+export type AssistantResponse = Schemas['AssistantResponse'];
+export type AssistantListResponse = Schemas['AssistantList'];
+export type AssignRequest = Schemas['AssignRequest'];
 
 // ---------------------------------------------------------- phone numbers
 
 export const COUNTRIES = ['AE', 'US', 'CA', 'DE', 'AT', 'CH'] as const;
 export type CountryCode = (typeof COUNTRIES)[number];
-export type NumberType = 'local' | 'toll-free';
+const _countries: Same<CountryCode, Provider['countries'][number]> = true;
+
+export type PhoneNumber = Schemas['PhoneNumber'];
+export type NumberType = PhoneNumber['numberType'];
+export type NumberStatus = PhoneNumber['status'];
 export const NUMBER_STATUSES = ['purchasing', 'active', 'suspended', 'error', 'released'] as const;
-export type NumberStatus = (typeof NUMBER_STATUSES)[number];
+const _statuses: Same<(typeof NUMBER_STATUSES)[number], NumberStatus> = true;
 
-export interface PhoneNumber {
-  id: string;
-  /** E.164 */
-  phoneNumber: string;
-  teamId: string;
-  countryCode: string;
-  numberType: NumberType;
-  city: string | null;
-  state: string | null;
-  monthlyCost: Money;
-  status: NumberStatus;
-  assistantId: string | null;
-  trial: boolean;
-  expiresAt: Iso8601 | null;
-  createdAt: Iso8601;
-  activatedAt: Iso8601 | null;
-  releasedAt?: Iso8601 | null;
-  /** Why a purchase ended in `error` (api-notes.md). */
-  failureReason?: string | null;
-  /** Gateways with several providers say which one holds the number. */
-  provider?: string;
-  providerNumberId?: string | null;
-}
-export interface PhoneNumberResponse {
-  phoneNumber: PhoneNumber;
-}
-export interface PhoneNumberListResponse {
-  phoneNumbers: PhoneNumber[];
-}
-export interface PhoneNumberListQuery {
-  teamId?: string;
-  status?: NumberStatus;
-  assistantId?: string;
-}
-export interface PhoneNumberPatchRequest {
-  status: 'active' | 'suspended';
-}
+export type PhoneNumberResponse = Schemas['PhoneNumberResponse'];
+export type PhoneNumberListResponse = Schemas['PhoneNumberList'];
+export type PhoneNumberListQuery = Query<'listNumbers'>;
+export type PhoneNumberPatchRequest = Schemas['PhoneNumberPatchRequest'];
 
-export interface SearchFilters {
-  countryCode: string;
-  numberType?: NumberType;
-  areaCode?: string;
-  state?: string;
-  city?: string;
-  prefix?: string;
-  limit?: number;
-}
-export interface SearchRequest {
-  filters: SearchFilters;
-  provider?: string;
-}
-export interface AvailableNumber {
-  phoneNumber: string;
-  countryCode: string;
-  numberType: NumberType;
-  city: string | null;
-  state: string | null;
-  monthlyCost: Money;
-}
-export interface SearchResponse {
-  numbers: AvailableNumber[];
-}
-export interface PurchaseRequest {
-  phoneNumber: string;
-  teamId?: string;
-  provider?: string;
-}
+export type SearchRequest = Schemas['SearchRequest'];
+export type SearchFilters = SearchRequest['filters'];
+export type AvailableNumber = Schemas['AvailableNumber'];
+export type SearchResponse = Schemas['SearchResponse'];
+export type PurchaseRequest = Schemas['PurchaseRequest'];
 
 // ------------------------------------------------------------- providers
 
-export type SearchFilterName = 'areaCode' | 'state' | 'city' | 'prefix';
-export interface Provider {
-  name: string;
-  default: boolean;
-  countries: string[];
-  numberTypes: string[];
-  filters: string[];
-}
-export interface ProviderListResponse {
-  providers: Provider[];
-}
+export type Provider = Schemas['Provider'];
+export type SearchFilterName = Provider['filters']['local'][number];
+export type ProviderListResponse = Schemas['ProviderList'];
 
 // ------------------------------------------------------------------ calls
 
-export type CallStatus = 'routed' | 'rejected' | 'in-progress' | 'completed' | 'failed';
+export type Call = Schemas['Call'];
+export type CallStatus = Call['status'];
+export type CallListQuery = Query<'listCalls'>;
+export type CallListResponse = Schemas['CallList'];
 
-export interface Call {
-  id: string;
-  teamId: string | null;
-  direction: 'inbound' | 'outbound';
-  carrier: string;
-  carrierCallId: string | null;
-  from: string;
-  to: string;
-  phoneNumberId: string | null;
-  assistantId: string | null;
-  status: CallStatus;
-  /** Why a call was rejected (no_route, unassigned, suspended, expired, ...). */
-  reason: string | null;
-  carrierStatus?: string | null;
-  createdAt: Iso8601;
-  answeredAt: Iso8601 | null;
-  endedAt: Iso8601 | null;
-  durationSec: number | null;
-  /** How the media bridge ended (carrier_hangup, assistant_unreachable, ...). */
-  endReason?: string | null;
-}
-export interface CallListQuery {
-  teamId?: string;
-  assistantId?: string;
-  phoneNumberId?: string;
-  status?: CallStatus;
-  limit?: number;
-  cursor?: string;
-}
-export interface CallListResponse {
-  calls: Call[];
-  nextCursor: string | null;
-}
+// The checks above are types; these names only keep the compiler from calling them unused.
+export type _Checks = [typeof _plans, typeof _countries, typeof _statuses];

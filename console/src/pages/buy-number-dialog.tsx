@@ -5,14 +5,12 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, newIdempotencyKey } from '../api/client';
-import { COUNTRIES, type AvailableNumber, type NumberType, type PhoneNumber, type Provider, type SearchFilterName, type SearchFilters } from '../api/types';
+import { COUNTRIES, type AvailableNumber, type CountryCode, type NumberType, type PhoneNumber, type Provider, type SearchFilterName, type SearchFilters } from '../api/types';
 import { Modal } from '../components/modal';
 import { EmptyState, ErrorNotice, InfoNotice, Spinner, SuccessNotice } from '../components/notices';
 import { useApp, useTeam } from '../context';
 import { countryName, humanNumber, money, place, providerLabel } from '../format';
 import { Link } from '../shell';
-
-const FILTERS = ['areaCode', 'state', 'city', 'prefix'] as const satisfies readonly SearchFilterName[];
 
 const TYPE_LABELS: Record<NumberType, string> = { local: 'Local Number (Geographic)', 'toll-free': 'Toll-Free' };
 
@@ -37,7 +35,7 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
   const [providers, setProviders] = useState<ProvidersState>({ state: 'loading' });
   const [providerName, setProviderName] = useState('');
   const [numberType, setNumberType] = useState<NumberType>('local');
-  const [country, setCountry] = useState('US');
+  const [country, setCountry] = useState<CountryCode>('US');
   const [areaCode, setAreaCode] = useState('');
   const [region, setRegion] = useState('');
   const [city, setCity] = useState('');
@@ -74,11 +72,11 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
   }, [client]);
 
   const provider = providers.state === 'ready' ? providers.providers.find((p) => p.name === providerName) : undefined;
-  const countries = provider?.countries.length ? provider.countries : [...COUNTRIES];
+  const countries: readonly CountryCode[] = provider?.countries.length ? provider.countries : COUNTRIES;
   const types = provider ? [...new Set(provider.numberTypes.map(normType).filter((t): t is NumberType => t !== null))] : (['local', 'toll-free'] as NumberType[]);
-  // A provider that names none of the filters the console knows is taken to support them all.
-  const knownFilters = provider?.filters.filter((f) => (FILTERS as readonly string[]).includes(f)) ?? [];
-  const supports = (f: SearchFilterName) => knownFilters.length === 0 || knownFilters.includes(f);
+  // The filters the provider honours for this number type (GET /api/providers); the gateway refuses the others.
+  // Without the providers' list (it failed to load), every filter is offered and the gateway says which do not apply.
+  const supports = (f: SearchFilterName) => !provider || provider.filters[numberType].includes(f);
   const local = numberType === 'local';
 
   useEffect(() => {
@@ -181,7 +179,7 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
         <div className="field-row">
           <div className="field">
             <label htmlFor={ids.country}>Country</label>
-            <select id={ids.country} className="select" value={country} onChange={(e) => setCountry(e.target.value)}>
+            <select id={ids.country} className="select" value={country} onChange={(e) => setCountry(e.target.value as CountryCode)}>
               {countries.map((c) => (
                 <option key={c} value={c}>
                   {countryName(c)} ({c})
