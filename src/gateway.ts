@@ -310,7 +310,11 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, () => {
+        // A deep accept queue: carriers burst (a campaign, a failover from
+        // another gateway), and a connection that overflows Node's default
+        // 511 waits out TCP's SYN retries (1 s, 3 s, 7 s...) before it is
+        // even accepted. The kernel caps it at net.core.somaxconn.
+        server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
           server.off('error', reject);
           const addr = server.address() as AddressInfo;
           boundPort = addr.port;
