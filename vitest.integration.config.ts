@@ -27,8 +27,9 @@ const NUMBER_TESTS = [
  * - `integration`: tests that drive real third-party software installed from
  *   Debian (PostgreSQL with several gateway instances, Kamailio, SIPp,
  *   xmllint, Chromium; see .ci/run);
- * - `provider-twilio`: the number tests with every gateway buying through the
- *   Twilio provider (official SDK) from a stateful fake of Twilio's API.
+ * - `provider-twilio`, `provider-telnyx`: the number tests with every gateway
+ *   buying through that provider (its official SDK) from a stateful fake of
+ *   its API.
  */
 export default defineConfig({
   test: {
@@ -50,6 +51,10 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'provider-twilio', include: NUMBER_TESTS, env: { SWITCHBOARD_TEST_PROVIDER: 'twilio' } },
+      },
+      {
+        extends: true,
+        test: { name: 'provider-telnyx', include: NUMBER_TESTS, env: { SWITCHBOARD_TEST_PROVIDER: 'telnyx' } },
       },
     ],
   },

@@ -308,6 +308,8 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       sweepTimer.unref();
     },
     listen() {
+      // Listening already: the same address (a second call is not an error).
+      if (server.listening) return Promise.resolve(server.address() as AddressInfo);
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         // A deep accept queue: carriers burst (a campaign, a failover from

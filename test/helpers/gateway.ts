@@ -90,6 +90,11 @@ export async function startGateway(o: StartOptions = {}): Promise<TestGateway> {
   const { env: _env, dbPath: _db, noStart, keepDir, ...rest } = o;
   const gw = await createGateway({ config, clock, log: createLogger('info', sink), ...rest });
   if (!noStart) await gw.start();
+  if (fake?.listening) {
+    // The provider's fake calls back (Telnyx's order webhooks): the gateway must listen.
+    const { port } = await gw.listen();
+    fake.listening(`http://127.0.0.1:${port}`);
+  }
   const sql = testSql(dbPath);
   return {
     gw,

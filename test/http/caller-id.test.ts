@@ -1,6 +1,7 @@
 // POST /api/outbound/caller-id (api.md section 5): which of an assistant's
 // numbers a campaign dialer calls from: same country first, then same area
 // code, then least recently used; never an unusable number.
+import { OUTBOUND_CARRIER } from '../helpers/provider-under-test.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { assertWellFormed, assign, CARRIER_ENV, newAssistant, parseTwiml } from '../helpers/carrier.js';
@@ -54,8 +55,9 @@ describe('the answer', () => {
     expect(b.twiml.startsWith('<?xml')).toBe(true);
     assertWellFormed(b.twiml);
     const tw = parseTwiml(b.twiml);
-    expect(tw.streamUrl).toBe('wss://gw.example.com/media/twilio');
-    expect(tw.action).toBe('https://gw.example.com/carriers/twilio/connect-action');
+    expect(b.carrier).toBe(OUTBOUND_CARRIER);
+    expect(tw.streamUrl).toBe(`wss://gw.example.com/media/${OUTBOUND_CARRIER}`);
+    expect(tw.action).toBe(`https://gw.example.com/carriers/${OUTBOUND_CARRIER}/connect-action`);
     expect(tw.callId).toBe(b.callId);
     expect(t.gw.tokens.verify(b.callId, multi, tw.token)).toBe(true);
 
