@@ -82,7 +82,7 @@ export function createExpressApp(d: ExpressDeps): express.Express {
 
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', d.metrics.registry.contentType);
-    res.send(await d.metrics.registry.metrics());
+    res.send(await d.metrics.exposition());
   });
 
   // Authenticate first, from the headers alone: an unauthenticated request
