@@ -91,3 +91,27 @@ export function flushSync(log: Logger): void {
     /* not a sonic-boom stream, or nothing to flush */
   }
 }
+
+/**
+ * Resolves once everything logged so far has left the process (the
+ * asynchronous destination has nothing buffered or in flight), or after ms
+ * at most: a line another process's line must follow (a cluster worker's
+ * "worker listening" before the primary's "switchboard listening"). Unlike
+ * flushSync, it never writes past a write still in flight.
+ */
+export function written(log: Logger, ms = 1000): Promise<void> {
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { _writing?: boolean; _len?: number; once?: (e: string, fn: () => void) => void; off?: (e: string, fn: () => void) => void }
+    | undefined;
+  if (!stream?.once || !stream.off || (!stream._writing && !stream._len)) return Promise.resolve();
+  const { once, off } = { once: stream.once.bind(stream), off: stream.off.bind(stream) };
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      off('drain', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    once('drain', done);
+  });
+}

@@ -10,7 +10,7 @@ import { PrimaryLink, runPrimary, type Channel } from './cluster.js';
 import type { MetricSnapshot } from './cluster-metrics.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { StoreUnavailable } from './services/ports.js';
-import { createLogger, flushSync, stdoutDestination } from './log.js';
+import { createLogger, flushSync, stdoutDestination, written } from './log.js';
 
 /** One line a person can act on, for the ways listening fails; null for anything else. */
 function listenFailure(err: unknown, config: Config): string | null {
@@ -151,7 +151,10 @@ async function serve(config: Config): Promise<void> {
   if (link) {
     // The primary says "switchboard listening" once every worker does, and has one of them make the admin token.
     log.info({ host: addr.address, port: addr.port, instanceId: g.instanceId, pid: process.pid }, 'worker listening');
-    link.send({ sb: 'ready', host: addr.address, port: addr.port, instanceId: g.instanceId });
+    // Written out first, so this line comes before the primary's, which it triggers.
+    const ready = { sb: 'ready', host: addr.address, port: addr.port, instanceId: g.instanceId } as const;
+    await written(log);
+    link.send(ready);
   } else {
     log.info({ host: addr.address, port: addr.port, publicUrl: g.publicUrl(), db: describeDb(config.db), instanceId: g.instanceId, console: `${g.publicUrl()}/` }, 'switchboard listening');
 
