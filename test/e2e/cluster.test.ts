@@ -20,14 +20,13 @@
 //     again once after the lease holder is killed.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { callSid, parseTwiml, prepareTwilio, voiceParams } from '../helpers/carrier.js';
 import { testSql } from '../helpers/db.js';
 import { fakeAssistant, type FakeAssistant } from '../helpers/media.js';
 import { bridge, provisionRoute, stillRelays, twilioVoiceCall } from './calls.js';
-import { api, e2eDb, gatewayHooks, sleep, spawnGateway, tempDir, until, type E2eDb, type Gateway, type LogLine } from './server.js';
+import { api, e2eDb, gatewayHooks, sleep, spawnGateway, until, type E2eDb, type Gateway, type LogLine } from './server.js';
 
 const ADMIN = 'sb_admin_e2e_cluster_0123456789abcdef';
 const TWILIO = 'tw_e2e_cluster_token';
@@ -168,7 +167,8 @@ const alive = (pid: number) => {
 
 describe('cluster mode, two workers', () => {
   it('a failed start is one line and exit 1; then PORT=0: one port, one listening line, one admin token; requests reach both workers; /metrics counts the whole cluster', async () => {
-    const dbPath = join(tempDir('switchboard-cluster-start-'), 'data', 'switchboard.db');
+    // A new database: SQLite, a file in a folder that does not exist yet; PostgreSQL, an empty one (both workers migrate it).
+    const dbPath = (await e2eDb('switchboard-cluster-start-', { dir: 'data', empty: true })).target;
 
     // The port is taken: one line on stderr (not one per worker), exit 1, nothing generated.
     const squatter = net.createServer();
