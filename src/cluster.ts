@@ -34,7 +34,7 @@ import { describeDb, type Config } from './config.js';
 export type ToPrimary =
   | { sb: 'ready'; host: string; port: number; instanceId: string }
   | { sb: 'fatal'; line: string }
-  | { sb: 'admin'; token: string | null }
+  | { sb: 'admin'; token: string | null; error?: string }
   | { sb: 'scrape'; id: number }
   | { sb: 'metrics'; id: number; snapshot: MetricSnapshot[] };
 
@@ -107,8 +107,7 @@ export class PrimaryLink {
       case 'bootstrap-admin':
         void this.handlers.bootstrapAdmin().then(
           (token) => this.send({ sb: 'admin', token }),
-          // Nothing printed: the primary says how to get a token.
-          () => this.send({ sb: 'admin', token: null }),
+          (err: unknown) => this.send({ sb: 'admin', token: null, error: err instanceof Error ? err.message : String(err) }),
         );
         return;
       case 'collect':
@@ -164,11 +163,8 @@ interface Member {
   slot: number;
   /** The PORT it was given (0, or after every worker of the first port died, the port announced). */
   portEnv: number;
-  forkedAt: number;
   readyAt: number | null;
   instanceId: string | null;
-  host: string | null;
-  port: number | null;
   /** The one line it sent before failing, if any. */
   fatal: string | null;
 }
@@ -211,7 +207,7 @@ export function runPrimary(config: Config, log: Logger, proc: PrimaryProcess): v
     const alive = [...members.values()];
     const portEnv = alive.length ? alive[0]!.portEnv : (announcedPort ?? config.port);
     const worker = cluster.fork({ PORT: String(portEnv) });
-    const m: Member = { worker, slot, portEnv, forkedAt: Date.now(), readyAt: null, instanceId: null, host: null, port: null, fatal: null };
+    const m: Member = { worker, slot, portEnv, readyAt: null, instanceId: null, fatal: null };
     members.set(worker.id, m);
     worker.on('message', (msg: unknown) => {
       if (isMessage(msg)) receive(m, msg as ToPrimary);
@@ -238,15 +234,13 @@ export function runPrimary(config: Config, log: Logger, proc: PrimaryProcess): v
       case 'metrics':
         return collected(m, msg.id, msg.snapshot);
       case 'admin':
-        return adminAnswer?.(m, msg.token);
+        return adminAnswer?.(m, msg);
     }
   };
 
   const ready = (m: Member, msg: { host: string; port: number; instanceId: string }) => {
     m.readyAt = Date.now();
     m.instanceId = msg.instanceId;
-    m.host = msg.host;
-    m.port = msg.port;
     if (phase === 'stopping') return post(m, { sb: 'drain' });
     if (announcedPort !== null && msg.port !== announcedPort) {
       log.error({ workerId: m.worker.id, port: msg.port, announcedPort }, 'a replacement worker listens on another port than the cluster');
@@ -268,7 +262,7 @@ export function runPrimary(config: Config, log: Logger, proc: PrimaryProcess): v
 
   // ---------------------------------------------------------------- admin token
 
-  let adminAnswer: ((m: Member, token: string | null) => void) | null = null;
+  let adminAnswer: ((m: Member, answer: { token: string | null; error?: string }) => void) | null = null;
 
   /** One worker makes the token (if the database has none); the primary prints it. */
   const bootstrapAdmin = async (publicUrl: string) => {
@@ -278,19 +272,21 @@ export function runPrimary(config: Config, log: Logger, proc: PrimaryProcess): v
       const m = [...members.values()].find((x) => x.readyAt !== null && !asked.has(x.worker.id));
       if (!m) return log.error('no worker could be asked to make the admin token; set SWITCHBOARD_ADMIN_TOKEN');
       asked.add(m.worker.id);
-      const answer = await new Promise<{ token: string | null } | null>((resolve) => {
+      const answer = await new Promise<{ token: string | null; error?: string } | null>((resolve) => {
         const gone = () => resolve(null);
         m.worker.once('exit', gone);
-        adminAnswer = (from, token) => {
+        adminAnswer = (from, a) => {
           if (from !== m) return;
           m.worker.off('exit', gone);
-          resolve({ token });
+          resolve(a);
         };
         post(m, { sb: 'bootstrap-admin' });
       });
       adminAnswer = null;
       if (!answer) continue; // it died first: ask another
-      if (answer.token) {
+      if (answer.error) {
+        log.error({ err: answer.error }, 'making the admin token failed: set SWITCHBOARD_ADMIN_TOKEN and restart');
+      } else if (answer.token) {
         log.warn(
           { adminToken: answer.token, console: `${publicUrl}/` },
           'Generated the admin token. It is shown only this once and stored hashed; set SWITCHBOARD_ADMIN_TOKEN to choose your own.',
