@@ -56,9 +56,9 @@ const STABLE_MS = 10_000;
 
 /**
  * The delay before replacing a worker, after `failures` deaths in a row of
- * workers in its place (a death after STABLE_MS of running starts a new row):
- * 100 ms, then doubling, at most 10 s. A worker that fails at every start is
- * retried every 10 s, never in a tight loop.
+ * workers in its place (a death after STABLE_MS of running starts a new row;
+ * a clean exit is 0): 100 ms, then doubling, at most 10 s. A worker that
+ * fails at every start is retried every 10 s, never in a tight loop.
  */
 export function restartDelay(failures: number): number {
   return Math.min(100 * 2 ** Math.max(0, failures - 1), 10_000);
@@ -354,14 +354,15 @@ export function runPrimary(config: Config, log: Logger, proc: PrimaryProcess): v
     }
     if (phase === 'starting') return failStart(m, code, signal);
     // Running: replace it, later and later while its replacements keep failing.
+    // One that stopped cleanly (somebody signalled that worker alone: it
+    // drained and exited 0) is simply replaced.
     const ranMs = m.readyAt === null ? 0 : Date.now() - m.readyAt;
-    failures[m.slot] = ranMs >= STABLE_MS ? 1 : failures[m.slot]! + 1;
+    failures[m.slot] = clean ? 0 : ranMs >= STABLE_MS ? 1 : failures[m.slot]! + 1;
     const delayMs = restartDelay(failures[m.slot]!);
     restarts.inc();
-    log.error(
-      { workerId: worker.id, pid: worker.process.pid, code, signal, ranMs, ...(m.fatal ? { reason: m.fatal } : {}), restartInMs: delayMs },
-      'worker died; replacing it',
-    );
+    const fields = { workerId: worker.id, pid: worker.process.pid, code, signal, ranMs, ...(m.fatal ? { reason: m.fatal } : {}), restartInMs: delayMs };
+    if (clean) log.info(fields, 'worker stopped; replacing it');
+    else log.error(fields, 'worker died; replacing it');
     const timer = setTimeout(() => {
       restartTimers.delete(timer);
       if (phase === 'running') fork(m.slot);

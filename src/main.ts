@@ -64,9 +64,10 @@ function primary(config: Config): void {
       process.on('SIGINT', () => fn('SIGINT'));
     },
     exit(code) {
-      // A closed stdout pipe can make pino's flush retry forever: bounded.
-      setTimeout(() => process.exit(code), 3000).unref();
-      log.flush(() => process.exit(code));
+      // Every line out, in order (pino's flush() returns at once, and the
+      // flushSync at exit would write the last lines past one still in
+      // flight); bounded, since a closed stdout pipe can make it retry forever.
+      void written(log, 3000).then(() => process.exit(code));
     },
   });
 }
@@ -188,12 +189,12 @@ async function serve(config: Config): Promise<void> {
       () => {
         log.info('stopped');
         hardStop();
-        log.flush(() => process.exit(0));
+        void written(log, 3000).then(() => process.exit(0));
       },
       (err) => {
         log.error({ err }, 'shutdown failed');
         setTimeout(() => process.exit(1), 3000);
-        log.flush(() => process.exit(1));
+        void written(log, 3000).then(() => process.exit(1));
       },
     );
   }
