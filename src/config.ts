@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { parseTelnyxPublicKey } from './carriers/telnyx/signature.js';
 import { parseNetworks, type Network } from './media/address-policy.js';
 import { PROVIDER_NAMES, type ProviderName } from './providers/provider.js';
@@ -54,8 +55,17 @@ const publicUrl = z
   // the carrier signed (a trailing-slash mismatch is a classic signature bug).
   .transform((v) => v.replace(/\/+$/, ''));
 
+/** The most worker processes SWITCHBOARD_WORKERS may ask for. */
+export const MAX_WORKERS = 64;
+
 const schema = z.object({
   PORT: intString(0, 65535).default(8080),
+  // 'auto' is kept as given here; loadConfig resolves it to this machine's CPUs.
+  SWITCHBOARD_WORKERS: z
+    .string()
+    .trim()
+    .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS), `must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per CPU)`)
+    .default('1'),
   HOST: z.string().min(1).default('0.0.0.0'),
   SWITCHBOARD_DB: z
     .string()
@@ -165,6 +175,8 @@ export interface ProvidersConfig {
 
 export interface Config {
   readonly port: number;
+  /** Gateway processes (SWITCHBOARD_WORKERS, 'auto' resolved): 1 = no cluster, the process is the gateway. */
+  readonly workers: number;
   readonly host: string;
   readonly db: DbTarget;
   readonly adminToken: string | undefined;
@@ -247,9 +259,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const defaultName = c.SWITCHBOARD_DEFAULT_PROVIDER ?? offered[0]!;
   if (!offered.includes(defaultName)) problems.push(`SWITCHBOARD_DEFAULT_PROVIDER=${defaultName} is not offered (SWITCHBOARD_PROVIDERS: ${offered.join(', ')})`);
+  const workers = c.SWITCHBOARD_WORKERS === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : Number(c.SWITCHBOARD_WORKERS);
+  if (workers > 1 && c.SWITCHBOARD_DB === ':memory:') {
+    problems.push(`SWITCHBOARD_WORKERS=${c.SWITCHBOARD_WORKERS} needs a database the workers share: SWITCHBOARD_DB=":memory:" would give each worker its own; use a file or PostgreSQL`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: c.PORT,
+    workers,
     host: c.HOST,
     db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB) ? { kind: 'postgres', url: c.SWITCHBOARD_DB } : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget,
     invalidationTimeoutMs: c.SWITCHBOARD_INVALIDATION_TIMEOUT_MS,

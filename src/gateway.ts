@@ -244,7 +244,11 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       // Held while this process keeps sweeping; a holder that died without
       // releasing it (kill -9) is replaced once it lapses.
       const leaseMs = Math.min(Math.max(config.sweepMs * 3, 5000), 30_000);
-      if (!(await store.tryLease(SWEEPER_LEASE, instanceId, leaseMs))) return null;
+      if (!(await store.tryLease(SWEEPER_LEASE, instanceId, leaseMs))) {
+        // Another process reconciles now: its drift figures are the current ones.
+        metrics.clearDrift();
+        return null;
+      }
       const r = await services.sweeper.sweep();
       await services.routing.pruneChanges(60 * 60_000, Date.now());
       await store.idempotency.prune(clock.now() - 24 * 60 * 60_000);

@@ -158,6 +158,8 @@ export class Metrics implements NumberEvents, DriftEvents {
       name: 'switchboard_call_record_batch_max',
       help: 'Largest number of call records committed in one transaction.',
       registers,
+      // Summed over a cluster's workers, a maximum would mean nothing.
+      aggregator: 'max',
       collect() {
         this.set(src.recorder.stats.maxBatch);
       },
@@ -217,6 +219,13 @@ export class Metrics implements NumberEvents, DriftEvents {
     });
   }
 
+  /**
+   * The text GET /metrics answers: this registry's. A cluster worker replaces
+   * it with the whole cluster's view (src/cluster.ts), so the gateway itself
+   * knows nothing of clusters.
+   */
+  exposition: () => Promise<string> = () => this.registry.metrics();
+
   private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
 
   /** Counts an answered call. Labelled children are cached: no label hashing per call. */
@@ -246,6 +255,10 @@ export class Metrics implements NumberEvents, DriftEvents {
   }
   drift(provider: string, kind: string, count: number): void {
     this.driftGauge.set({ provider, kind }, count);
+  }
+  /** Forgets the drift figures: only the sweeper's lease holder reconciles, so only it reports them (summed over processes, a former holder's would be stale). */
+  clearDrift(): void {
+    this.driftGauge.reset();
   }
   observeInvalidation(ms: number, acknowledged: boolean): void {
     this.invalidationSeconds.observe({ acknowledged: String(acknowledged) }, ms / 1000);

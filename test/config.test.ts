@@ -1,5 +1,6 @@
 // loadConfig: environment → typed, frozen config. A bad value must stop the
 // process with a message naming the variable (spec section 0).
+import { availableParallelism } from 'node:os';
 import { describe, it, expect } from 'vitest';
 import { loadConfig, ConfigError } from '../src/config.js';
 
@@ -96,6 +97,10 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['SWITCHBOARD_PUBLIC_URL', 'https://x/#frag'],
     ['SWITCHBOARD_PUBLIC_URL', 'not a url'],
     ['SWITCHBOARD_INSECURE_WEBHOOKS', 'yes'],
+    ['SWITCHBOARD_WORKERS', '0'],
+    ['SWITCHBOARD_WORKERS', '65'],
+    ['SWITCHBOARD_WORKERS', '2.5'],
+    ['SWITCHBOARD_WORKERS', 'all'],
   ])('%s=%s', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message).toContain(name);
@@ -121,6 +126,23 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     expect(err.message).toContain(name);
     expect(err.message).not.toContain(value);
     expect(err.message).toContain(`${value.length} characters`);
+  });
+});
+
+describe('SWITCHBOARD_WORKERS', () => {
+  it('is 1 by default (no cluster), a whole number up to 64, or auto: one per CPU', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ SWITCHBOARD_WORKERS: '1' }).workers).toBe(1);
+    expect(loadConfig({ SWITCHBOARD_WORKERS: ' 4 ' }).workers).toBe(4);
+    expect(loadConfig({ SWITCHBOARD_WORKERS: '64' }).workers).toBe(64);
+    expect(loadConfig({ SWITCHBOARD_WORKERS: 'auto' }).workers).toBe(Math.min(availableParallelism(), 64));
+  });
+
+  it('refuses several workers on an in-memory database (each would have its own)', () => {
+    const err = configError({ SWITCHBOARD_WORKERS: '2', SWITCHBOARD_DB: ':memory:' });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]).toMatch(/SWITCHBOARD_WORKERS=2 .*:memory:/);
+    expect(loadConfig({ SWITCHBOARD_WORKERS: '1', SWITCHBOARD_DB: ':memory:' }).workers).toBe(1);
   });
 });
 

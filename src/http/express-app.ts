@@ -83,7 +83,7 @@ export function createExpressApp(d: ExpressDeps): express.Express {
 
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', d.metrics.registry.contentType);
-    res.send(await d.metrics.registry.metrics());
+    res.send(await d.metrics.exposition());
   });
 
   // The API's description (src/http/openapi.ts), built once, here; public like /healthz.
