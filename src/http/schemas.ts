@@ -287,7 +287,7 @@ export const PhoneNumber = response(
     failureReason: z
       .string()
       .nullable()
-      .describe('Why a purchase ended in error: carrier_rejected, order_failed, provisioning_timeout, order_lost, order_not_placed.'),
+      .describe('Why a purchase ended in error: carrier_rejected, regulatory_requirements_not_met (Telnyx), order_failed, provisioning_timeout, order_lost, order_not_placed, or provider_<kind> when the provider refused the order (provider_unavailable, provider_regulatory, ...).'),
   }),
 );
 

@@ -604,7 +604,7 @@ export interface components {
             createdAt: string;
             activatedAt: string | null;
             releasedAt: string | null;
-            /** @description Why a purchase ended in error: carrier_rejected, order_failed, provisioning_timeout, order_lost, order_not_placed. */
+            /** @description Why a purchase ended in error: carrier_rejected, regulatory_requirements_not_met (Telnyx), order_failed, provisioning_timeout, order_lost, order_not_placed, or provider_<kind> when the provider refused the order (provider_unavailable, provider_regulatory, ...). */
             failureReason: string | null;
         };
         Call: {
