@@ -14,8 +14,8 @@ export default defineConfig({
   base: '/',
   plugins: [react()],
   publicDir: 'public',
-  // `npm run console:dev`: hot reload against a gateway already running on :8080 (npm start).
-  server: { proxy: { '/api': 'http://127.0.0.1:8080' } },
+  // `npm run console:dev`: hot reload against a gateway already running (npm start), on PORT (default 8080).
+  server: { proxy: { '/api': `http://127.0.0.1:${process.env.PORT || '8080'}` } },
   build: {
     outDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
     // Not emptied: a gateway running from dist keeps serving the previous build's assets while a rebuild runs.

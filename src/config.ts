@@ -250,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
   const twilio = c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, apiUrl: c.TWILIO_API_URL } : null;
   if (c.TWILIO_ACCOUNT_SID && !c.TWILIO_AUTH_TOKEN) problems.push('TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not: the twilio provider needs both');
+  if (c.TELNYX_API_KEY && !c.TELNYX_CONNECTION_ID) {
+    problems.push('TELNYX_API_KEY is set but TELNYX_CONNECTION_ID is not: numbers bought from Telnyx would not be attached to your TeXML application, so their calls would never reach this gateway; set it to the application\'s id (Telnyx portal → Voice → TeXML Applications)');
+  }
   const telnyx = c.TELNYX_API_KEY ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY?.text } : null;
   const configured: ProviderName[] = [...(twilio ? (['twilio'] as const) : []), ...(telnyx ? (['telnyx'] as const) : [])];
   const offered: ProviderName[] = c.SWITCHBOARD_PROVIDERS ? (c.SWITCHBOARD_PROVIDERS as ProviderName[]) : configured.length ? configured : ['sim'];

@@ -250,6 +250,8 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
         return null;
       }
       const r = await services.sweeper.sweep();
+      const unstreamed = await services.calls.expireUnstreamed(config.mediaTokenTtlS);
+      if (unstreamed) log.info({ calls: unstreamed }, 'calls whose media stream never opened: failed (stream_never_opened)');
       await services.routing.pruneChanges(60 * 60_000, Date.now());
       await store.idempotency.prune(clock.now() - 24 * 60 * 60_000);
       // Provider accounts against the database: at start, then every SWITCHBOARD_RECONCILE_MS.

@@ -146,6 +146,14 @@ describe('SWITCHBOARD_WORKERS', () => {
   });
 });
 
+describe('TELNYX_API_KEY', () => {
+  it('without TELNYX_CONNECTION_ID stops the start: numbers bought would never ring here', () => {
+    const err = configError({ TELNYX_API_KEY: 'KEY_0123456789abcdef' });
+    expect(err.message).toMatch(/TELNYX_CONNECTION_ID/);
+    expect(loadConfig({ TELNYX_API_KEY: 'KEY_0123456789abcdef', TELNYX_CONNECTION_ID: '123' }).providers.telnyx).toMatchObject({ connectionId: '123' });
+  });
+});
+
 describe('TELNYX_PUBLIC_KEY', () => {
   // The identity point: a key of small order, which would verify forged signatures.
   const identity = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]).toString('base64');

@@ -172,6 +172,9 @@ function unauthenticatedMessage(sentBearer: boolean, failure: AuthFailure | null
   const on = (t: number) => new Date(t).toISOString();
   switch (failure?.kind) {
     case 'revoked':
+      if (failure.admin) {
+        return `This admin token was replaced at ${on(failure.at)}: the gateway was started with SWITCHBOARD_ADMIN_TOKEN, which is now the only admin token; use that one.`;
+      }
       return `This token was revoked at ${on(failure.at)}; use another token, or ask a team member or the operator for a new one.`;
     case 'expired':
       return `This token expired at ${on(failure.at)}; create a new one (POST /api/teams/<teamId>/tokens) with a token that still works.`;

@@ -24,7 +24,7 @@ export function buildProviders(config: ProvidersConfig, deps: ProviderDeps): Num
         authToken: config.twilio.authToken,
         apiUrl: config.twilio.apiUrl,
         publicUrl: deps.publicUrl,
-        log: deps.log.child({ provider: 'twilio' }),
+        log: deps.log,
       }),
     );
   }
@@ -34,7 +34,7 @@ export function buildProviders(config: ProvidersConfig, deps: ProviderDeps): Num
         apiKey: config.telnyx.apiKey,
         apiUrl: config.telnyx.apiUrl,
         connectionId: config.telnyx.connectionId,
-        log: deps.log.child({ provider: 'telnyx' }),
+        log: deps.log,
       }),
     );
   }

@@ -14,7 +14,7 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 export const newToken = (kind: 'admin' | 'team'): string => `sb_${kind}_${randomBytes(24).toString('base64url')}`;
 
 /** Why a token did not authenticate: each gets its own 401 message. */
-export type AuthFailure = { kind: 'unknown' } | { kind: 'revoked'; at: number } | { kind: 'expired'; at: number };
+export type AuthFailure = { kind: 'unknown' } | { kind: 'revoked'; at: number; admin: boolean } | { kind: 'expired'; at: number };
 
 export type AuthResult =
   | { ok: true; principal: Principal; tokenHash: string; tokenId: string }
@@ -48,7 +48,7 @@ export class AuthService {
     const row = await this.store.tokens.findByHash(tokenHash);
     if (!row) return { ok: false, failure: { kind: 'unknown' } };
     const now = this.clock.now();
-    if (row.revokedAt !== null) return { ok: false, failure: { kind: 'revoked', at: row.revokedAt } };
+    if (row.revokedAt !== null) return { ok: false, failure: { kind: 'revoked', at: row.revokedAt, admin: row.teamId === null } };
     if (row.expiresAt !== null && row.expiresAt <= now) return { ok: false, failure: { kind: 'expired', at: row.expiresAt } };
     if (now - (this.lastUsedWritten.get(row.id) ?? 0) >= LAST_USED_EVERY_MS) {
       this.lastUsedWritten.set(row.id, now);
@@ -100,7 +100,7 @@ export class AuthService {
         // generated or configured one) stops working, so changing the
         // variable rotates it.
         const hash = hashToken(configured);
-        this.revokedAdminTokens = await tx.tokens.revokeAdminExcept(hash);
+        this.revokedAdminTokens = await tx.tokens.revokeAdminExcept(hash, this.clock.now());
         if (!(await tx.tokens.findByHash(hash))) await this.issue(null, { token: configured, name: 'SWITCHBOARD_ADMIN_TOKEN' }, tx);
         return null;
       }

@@ -12,7 +12,15 @@ export interface StatusUpdate extends CarrierStatusUpdate {
   carrierCallId: string;
 }
 
+/** Extra token lifetime for outbound calls: the callee may ring for up to Twilio's 600 s Timeout (media-server.ts). */
+const OUTBOUND_RING_ALLOWANCE_MS = 600_000;
+/** At the first pass after a start, calls this old are looked at (a gateway down longer left older ones routed). */
+const FIRST_LOOK_BACK_MS = 24 * 3600_000;
+
 export class CallService {
+  /** Where the next pass of expireUnstreamed starts: the calls before were looked at. */
+  private unstreamedFrom: number | null = null;
+
   constructor(
     private readonly store: Store,
     private readonly teams: TeamService,
@@ -50,6 +58,25 @@ export class CallService {
       await tx.calls.update(call.id, patch);
       return { call: { ...call, ...patch }, changed: true };
     });
+  }
+
+  /**
+   * Routed calls whose media stream never opened, once their media token can
+   * no longer open one (SWITCHBOARD_MEDIA_TOKEN_TTL_S after routing; plus the
+   * ring allowance for outbound calls), fail with reason
+   * `stream_never_opened`: else they would stay `routed`, counted live
+   * forever. Only the calls since the last pass are looked at (the created_at
+   * index, no index of its own on the hot path). Run by the sweeper's leader.
+   */
+  async expireUnstreamed(tokenTtlS: number): Promise<number> {
+    const now = this.clock.now();
+    const inboundBefore = now - tokenTtlS * 1000;
+    const outboundBefore = inboundBefore - OUTBOUND_RING_ALLOWANCE_MS;
+    const from = this.unstreamedFrom ?? now - FIRST_LOOK_BACK_MS;
+    const n = await this.store.calls.failUnstreamed(from, inboundBefore, outboundBefore, now);
+    // Next time from the older cut-off: outbound calls between the two are not due yet.
+    this.unstreamedFrom = outboundBefore;
+    return n;
   }
 
   /** The call a media stream belongs to (its pinned assistant and media URL). */

@@ -138,8 +138,14 @@ export interface TokenRepo {
   /** False when it was revoked already. */
   revoke(id: string, now: number): Promise<boolean>;
   touch(id: string, now: number): Promise<void>;
-  /** Deletes every admin token but the one with this hash; how many went. */
-  revokeAdminExcept(tokenHash: string): Promise<number>;
+  /**
+   * Makes the admin token with this hash the only one in force: every other
+   * is revoked (kept, so its holder is told it was replaced), and this one,
+   * if it was revoked by an earlier rotation, is in force again. How many
+   * were revoked now.
+   */
+  revokeAdminExcept(tokenHash: string, now: number): Promise<number>;
+  /** Whether an admin token is in force. */
   hasAdmin(): Promise<boolean>;
 }
 
@@ -180,6 +186,13 @@ export interface CallRepo {
   bindCarrierCallId(id: string, carrierCallId: string): Promise<boolean>;
   /** Claims the call's one media stream; false when claimed before (by any process). */
   claimMedia(id: string, now: number): Promise<boolean>;
+  /**
+   * Fails routed calls created in [from, before) whose media stream never
+   * opened (their token can no longer open one): `inboundBefore` and
+   * `outboundBefore` are the cut-offs by direction. Conditional, so safe
+   * beside a stream being claimed. Returns how many.
+   */
+  failUnstreamed(from: number, inboundBefore: number, outboundBefore: number, now: number): Promise<number>;
   list(f: CallListFilter): Promise<Call[]>;
 }
 

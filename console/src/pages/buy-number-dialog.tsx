@@ -78,6 +78,7 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
   // Without the providers' list (it failed to load), every filter is offered and the gateway says which do not apply.
   const supports = (f: SearchFilterName) => !provider || provider.filters[numberType].includes(f);
   const local = numberType === 'local';
+  const area = AREA_CODES[country] ?? AREA_CODES.US!;
 
   useEffect(() => {
     if (!countries.includes(country)) setCountry(countries[0] ?? 'US');
@@ -87,7 +88,7 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
   const search = async (e?: FormEvent) => {
     e?.preventDefault();
     setFieldError(null);
-    if (local && areaCode && !/^\d{3}$/.test(areaCode)) return setFieldError({ field: 'area', message: 'An area code is 3 digits, e.g. 415.' });
+    if (local && areaCode && !area.pattern.test(areaCode)) return setFieldError({ field: 'area', message: area.message });
     if (!local && prefix && !/^\d{3}$/.test(prefix)) return setFieldError({ field: 'prefix', message: 'A toll-free prefix is 3 digits, e.g. 800 or 888.' });
     // Fields that do not apply to the chosen type are not sent (they are hidden, not ignored).
     const filters: SearchFilters = { countryCode: country, numberType, limit: 20 };
@@ -194,15 +195,15 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
                 id={ids.area}
                 className="input"
                 inputMode="numeric"
-                maxLength={3}
-                placeholder="415"
+                maxLength={area.maxLength}
+                placeholder={area.example}
                 value={areaCode}
                 onChange={(e) => setAreaCode(e.target.value.replace(/\D/g, ''))}
                 aria-invalid={fieldError?.field === 'area' || undefined}
                 aria-describedby={ids.areaHelp}
               />
               <p className="field-help" id={ids.areaHelp}>
-                {fieldError?.field === 'area' ? <span className="field-error">{fieldError.message}</span> : '3 digits'}
+                {fieldError?.field === 'area' ? <span className="field-error">{fieldError.message}</span> : area.help}
               </p>
             </div>
           )}
@@ -341,3 +342,17 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
     </div>
   );
 }
+
+/**
+ * Area codes by country: three digits in the North American plan (US, CA);
+ * elsewhere the national destination code without its trunk 0, one to five
+ * digits (Berlin 30, Wien 1, Zürich 44, Dubai 4).
+ */
+const AREA_CODES: Record<string, { pattern: RegExp; maxLength: number; example: string; help: string; message: string }> = {
+  US: { pattern: /^\d{3}$/, maxLength: 3, example: '415', help: '3 digits', message: 'An area code is 3 digits, e.g. 415.' },
+  CA: { pattern: /^\d{3}$/, maxLength: 3, example: '416', help: '3 digits', message: 'An area code is 3 digits, e.g. 416.' },
+  DE: { pattern: /^\d{1,5}$/, maxLength: 5, example: '30', help: 'without the 0, e.g. 30 for Berlin', message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 30 for Berlin.' },
+  AT: { pattern: /^\d{1,5}$/, maxLength: 5, example: '1', help: 'without the 0, e.g. 1 for Wien', message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 1 for Wien.' },
+  CH: { pattern: /^\d{2}$/, maxLength: 2, example: '44', help: '2 digits without the 0, e.g. 44 for Zürich', message: 'An area code here is 2 digits without the leading 0, e.g. 44 for Zürich.' },
+  AE: { pattern: /^\d{1,2}$/, maxLength: 2, example: '4', help: 'without the 0, e.g. 4 for Dubai', message: 'An area code here is 1 or 2 digits without the leading 0, e.g. 4 for Dubai.' },
+};

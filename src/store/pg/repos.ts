@@ -113,12 +113,19 @@ class Tokens implements TokenRepo {
   async touch(id: string, now: number) {
     await q(this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)));
   }
-  async revokeAdminExcept(tokenHash: string) {
-    const r = await q(this.db.delete(apiTokens).where(and(isNull(apiTokens.teamId), sql`${apiTokens.tokenHash} <> ${tokenHash}`)).returning({ id: apiTokens.id }));
+  async revokeAdminExcept(tokenHash: string, now: number) {
+    await q(this.db.update(apiTokens).set({ revokedAt: null }).where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash))));
+    const r = await q(
+      this.db
+        .update(apiTokens)
+        .set({ revokedAt: now })
+        .where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt), sql`${apiTokens.tokenHash} <> ${tokenHash}`))
+        .returning({ id: apiTokens.id }),
+    );
     return r.length;
   }
   async hasAdmin() {
-    return (await q(this.db.select({ id: apiTokens.id }).from(apiTokens).where(isNull(apiTokens.teamId)).limit(1))).length > 0;
+    return (await q(this.db.select({ id: apiTokens.id }).from(apiTokens).where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt))).limit(1))).length > 0;
   }
 }
 
@@ -251,6 +258,14 @@ class Calls implements CallRepo {
   async claimMedia(id: string, now: number) {
     const r = await q(this.db.execute(sql`UPDATE calls SET media_claimed_at = ${now} WHERE id = ${id} AND media_claimed_at IS NULL`));
     return r.rowCount === 1;
+  }
+  async failUnstreamed(from: number, inboundBefore: number, outboundBefore: number, now: number) {
+    const r = await q(
+      this.db.execute(sql`UPDATE calls SET status = 'failed', reason = COALESCE(reason, 'stream_never_opened'), ended_at = ${now}
+        WHERE created_at >= ${from} AND created_at < ${Math.max(inboundBefore, outboundBefore)} AND status = 'routed' AND media_claimed_at IS NULL
+          AND ((direction = 'inbound' AND created_at < ${inboundBefore}) OR (direction = 'outbound' AND created_at < ${outboundBefore}))`),
+    );
+    return r.rowCount ?? 0;
   }
   async list(f: CallListFilter) {
     const conds: SQL[] = [];

@@ -153,11 +153,18 @@ class Tokens implements TokenRepo {
   touch(id: string, now: number) {
     return write(this.c, () => void this.c.w.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)).run());
   }
-  revokeAdminExcept(tokenHash: string) {
-    return write(this.c, () => this.c.w.delete(apiTokens).where(and(isNull(apiTokens.teamId), sql`${apiTokens.tokenHash} <> ${tokenHash}`)).run().changes);
+  revokeAdminExcept(tokenHash: string, now: number) {
+    return write(this.c, () => {
+      this.c.w.update(apiTokens).set({ revokedAt: null }).where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash))).run();
+      return this.c.w
+        .update(apiTokens)
+        .set({ revokedAt: now })
+        .where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt), sql`${apiTokens.tokenHash} <> ${tokenHash}`))
+        .run().changes;
+    });
   }
   hasAdmin() {
-    return read(() => !!this.c.r.select({ id: apiTokens.id }).from(apiTokens).where(isNull(apiTokens.teamId)).limit(1).get());
+    return read(() => !!this.c.r.select({ id: apiTokens.id }).from(apiTokens).where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt))).limit(1).get());
   }
 }
 
@@ -339,6 +346,19 @@ class Calls implements CallRepo {
   }
   claimMedia(id: string, now: number) {
     return write(this.c, () => this.claimStmt.run(now, id).changes === 1);
+  }
+  failUnstreamed(from: number, inboundBefore: number, outboundBefore: number, now: number) {
+    return write(
+      this.c,
+      () =>
+        this.c.w.$client
+          .prepare(
+            `UPDATE calls SET status = 'failed', reason = COALESCE(reason, 'stream_never_opened'), ended_at = ?
+              WHERE created_at >= ? AND created_at < ? AND status = 'routed' AND media_claimed_at IS NULL
+                AND ((direction = 'inbound' AND created_at < ?) OR (direction = 'outbound' AND created_at < ?))`,
+          )
+          .run(now, from, Math.max(inboundBefore, outboundBefore), inboundBefore, outboundBefore).changes,
+    );
   }
   list(f: CallListFilter) {
     return read(() => {
