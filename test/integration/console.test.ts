@@ -205,6 +205,13 @@ describe('the console', () => {
     for (const cell of await dialog.locator('tbody tr .mono').allTextContents()) expect(cell).toMatch(/^\+1888/);
     await dialog.getByLabel('Local Number (Geographic)').check();
     expect(await dialog.getByLabel('Prefix').count()).toBe(0);
+    // Area codes follow the country: Berlin is 30 (two digits, no trunk 0), not a NANP 3-digit code.
+    await dialog.getByLabel('Country').selectOption('DE');
+    await dialog.getByLabel('Area code').fill('30');
+    await dialog.getByRole('button', { name: 'Search Numbers' }).click();
+    await dialog.locator('tbody tr .mono', { hasText: /^\+49/ }).first().waitFor();
+    for (const cell of await dialog.locator('tbody tr .mono').allTextContents()) expect(cell).toMatch(/^\+4930\d+$/);
+    await dialog.getByLabel('Country').selectOption('US');
     // Nothing matches: say how to broaden the search.
     await dialog.getByLabel('Area code').fill('415');
     await dialog.getByLabel('City').fill('Nowhere At All');
