@@ -48,8 +48,14 @@ export type Touch = (e164: string) => void;
 export class RoutingTable {
   private readonly cache: LRUCache<string, RoutingEntry>;
   private readonly negative: LRUCache<string, true>;
-  /** Bumped by every invalidation: a database read that overlapped one is not cached. */
+  /** Bumped by clear(): a database read that overlapped it is not cached. */
   private epoch = 0;
+  /**
+   * Database reads in flight, by number: an invalidation of that number marks
+   * them stale, so what they read is returned but not cached (it may predate
+   * the change). Invalidations of other numbers leave them alone.
+   */
+  private readonly inflight = new Map<string, { stale: boolean; n: number }>();
   readonly stats: RoutingStats = { hits: 0, misses: 0, size: 0, negativeSize: 0, invalidations: 0, externalChanges: 0, fenced: 0, unacknowledged: 0 };
   /** How long each routing write waited for other instances to acknowledge (ms); the metrics read it. */
   onPublished: (waitedMs: number, acknowledged: boolean) => void = () => {};
@@ -97,11 +103,19 @@ export class RoutingTable {
     if (!trusted) this.stats.fenced++;
     this.stats.misses++;
     const epoch = this.epoch;
-    const entry = await this.store.lookup(e164);
-    // Cache only what no invalidation overlapped, and only while the cache is
-    // trusted: a read that started before another instance's commit may be
-    // older than the change that invalidated it meanwhile.
-    if (trusted && epoch === this.epoch && this.store.feed.sync()) {
+    let flight = this.inflight.get(e164);
+    if (flight) flight.n++;
+    else this.inflight.set(e164, (flight = { stale: false, n: 1 }));
+    let entry: RoutingEntry | null;
+    try {
+      entry = await this.store.lookup(e164);
+    } finally {
+      if (--flight.n === 0 && this.inflight.get(e164) === flight) this.inflight.delete(e164);
+    }
+    // Cache only what no invalidation of this number overlapped, and only
+    // while the cache is trusted: a read that started before another
+    // instance's commit may be older than the change that invalidated it.
+    if (trusted && !flight.stale && epoch === this.epoch && this.store.feed.sync()) {
       if (entry) this.cache.set(e164, entry);
       else this.negative.set(e164, true);
     }
@@ -128,10 +142,15 @@ export class RoutingTable {
   }
 
   private drop(e164s: Iterable<string>): void {
-    this.epoch++;
     for (const e164 of e164s) {
       this.cache.delete(e164);
       this.negative.delete(e164);
+      const flight = this.inflight.get(e164);
+      if (flight) {
+        // Reads that start after this one begin clean.
+        flight.stale = true;
+        this.inflight.delete(e164);
+      }
     }
   }
 

@@ -183,6 +183,40 @@ describe('RoutingTable, one process', () => {
     expect((await rt.lookup(D))?.assistantId).toBe('y');
   });
 
+  it('a read that overlapped an invalidation of its number is returned but not cached; reads of other numbers still are', async () => {
+    const o = await open();
+    await seed(o);
+    // The real store, but its answer for A is held back until the test lets
+    // it go: the read happened (old assignment) before the change committed.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let readA!: () => void;
+    const aWasRead = new Promise<void>((r) => (readA = r));
+    const slow: RoutingStore = {
+      transaction: (fn) => o.routing.transaction(fn),
+      pruneChanges: (t) => o.routing.pruneChanges(t),
+      feed: o.routing.feed,
+      lookup: async (e164) => {
+        const entry = await o.routing.lookup(e164);
+        if (e164 === A) readA();
+        await gate; // A and B both answer only after the change to A
+        return entry;
+      },
+    };
+    const rt = new RoutingTable(slow, { size: 100 });
+    const stale = rt.lookup(A);
+    await aWasRead;
+    const other = rt.lookup(B);
+    await reassign(rt, 'nA', A, 'y');
+    release();
+    expect((await other)!.assistantId).toBe('x');
+    expect((await stale)!.assistantId).toBe('x'); // what was read, before the change
+    expect(rt.peek(A)).toBeUndefined(); // ...but never served from the cache
+    expect(rt.peek(B)).toBeTruthy(); // B's read overlapped only A's change
+    expect((await rt.lookup(A))!.assistantId).toBe('y');
+    expect(rt.peek(A)!.assistantId).toBe('y');
+  });
+
   it('a mutate() that throws rolls back and leaves the cache and change log alone', async () => {
     const o = await open();
     await seed(o);
