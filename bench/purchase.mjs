@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, median, runJson, startServer } from './lib/proc.mjs';
-import { seed } from './lib/seed.mjs';
+import { INVENTORY_FIRST, seed } from './lib/seed.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const ADMIN = 'sb_admin_bench_0123456789abcdef';
@@ -36,7 +36,7 @@ export async function purchaseBench({ quick = false, inventories, log = console.
   for (const inventory of inventories) {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
     const dbPath = join(dir, 'bench.db');
-    seed(dbPath, { numbers: 0, assistants: 1, inventory });
+    await seed(dbPath, { numbers: 0, assistants: 1, inventory });
     try {
       for (const teams of [1, 50]) {
         const port = await freePort();
@@ -54,11 +54,13 @@ export async function purchaseBench({ quick = false, inventories, log = console.
         try {
           const tokens = await createTeams(`http://127.0.0.1:${port}`, teams);
           // Each run buys numbers nobody bought before: offset by what earlier runs used.
-          const first = 10_000_000 + results.filter((r) => r.inventory === inventory).reduce((a, r) => a + r.attempted, 0);
+          const first = INVENTORY_FIRST + results.filter((r) => r.inventory === inventory).reduce((a, r) => a + r.attempted, 0);
           const r = await runJson(here('./lib/purchase-load.mjs'), { port, tokens, first, seconds, connections: 20 });
           const row = { inventory, teams, ...r };
           results.push(row);
-          log(`  inventory ${inventory.toLocaleString()} teams ${teams}: ${Math.round(r.rps)} purchases/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
+          log(
+            `  inventory ${inventory.toLocaleString()} teams ${teams}: ${Math.round(r.rps)} purchases/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`,
+          );
         } finally {
           await srv.stop();
         }

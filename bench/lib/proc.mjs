@@ -63,13 +63,24 @@ async function waitReady(url, child, timeoutMs) {
 /**
  * Starts a server script. `ready` is a path answered with 200 once ready
  * (the gateway's /readyz), or null to wait for the script's IPC message.
+ *
+ * Its stdout is a pipe that this process drains, as a log collector would:
+ * the gateway's log line per request is written for real (into a pipe that
+ * can fill), not discarded by the kernel. `logBytes()`/`logLines()` count
+ * what came through. `execArgv`: node flags (e.g. --cpu-prof).
  */
-export async function startServer(script, env, { ready = null, timeoutMs = 30_000 } = {}) {
+export async function startServer(script, env, { ready = null, timeoutMs = 30_000, execArgv = [] } = {}) {
   const started = performance.now();
   const child = fork(script, [], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: [],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv,
+  });
+  let bytes = 0;
+  let lines = 0;
+  child.stdout.on('data', (d) => {
+    bytes += d.length;
+    for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
   });
   if (ready) {
     await waitReady(`http://127.0.0.1:${env.PORT}${ready}`, child, timeoutMs);
@@ -85,14 +96,59 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
     pid: child.pid,
     readyMs,
     usage: () => usage(child.pid),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    logBytes: () => bytes,
+    logLines: () => lines,
+    stop: () => kill(child),
   };
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
+export function kill(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/**
+ * Runs the routing load generator (loadgen.mjs) against `srv` and returns
+ * its result with the server's CPU share and RSS over exactly the measured
+ * window (the generator says when it starts and ends).
+ */
+export function runLoad(script, args, srv) {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    let u0 = null;
+    let u1 = null;
+    let l0 = 0;
+    let l1 = 0;
+    let t0 = 0;
+    let t1 = 0;
+    let result = null;
+    child.on('message', (m) => {
+      if (m.type === 'window' && m.phase === 'start') {
+        u0 = srv?.usage();
+        l0 = srv?.logLines() ?? 0;
+        t0 = performance.now();
+      } else if (m.type === 'window' && m.phase === 'end') {
+        u1 = srv?.usage();
+        l1 = srv?.logLines() ?? 0;
+        t1 = performance.now();
+      } else if (m.type === 'result') result = m;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0 || !result) return reject(new Error(`${script} exited ${code}`));
+      const secs = (t1 - t0) / 1000;
+      resolve({
+        ...result,
+        cpu: u0 && u1 ? (u1.cpuSec - u0.cpuSec) / secs : NaN,
+        rss: u1?.rss ?? NaN,
+        logLines: l1 - l0,
+      });
+    });
+  });
 }
 
 /** Runs a script to completion in another process and returns the JSON it prints last. */
