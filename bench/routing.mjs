@@ -31,6 +31,11 @@ const SCRIPTS = {
   express: { script: here('./baselines/express-drizzle.mjs'), ready: null, store: 'sqlite' },
 };
 
+/** Adds a target: another build of the gateway (bench/ab.mjs compares two). */
+export function addTarget(name, script, store = 'sqlite', env = {}) {
+  SCRIPTS[name] = { script, ready: '/readyz', store, env };
+}
+
 /**
  * Seeds one database per store (and size) the targets need. Targets are
  * names from SCRIPTS, optionally `@<numbers>` (scale: `gateway@1000000`).
@@ -72,14 +77,17 @@ async function oneRun(target, db, load, { execArgv = [] } = {}) {
   const [name, n] = target.split('@');
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  const env = gatewayEnv({ port, dbPath: db, authToken: AUTH });
+  const env = gatewayEnv({ port, dbPath: db, authToken: AUTH, extra: SCRIPTS[name].env });
   const srv = await startServer(SCRIPTS[name].script, env, { ready: SCRIPTS[name].ready, execArgv });
+  let r;
   try {
-    const r = await runLoad(here('./lib/loadgen.mjs'), { port, publicUrl, authToken: AUTH, numbers: Number(n ?? load.numbers), ...load }, srv);
-    return { ...r, readyMs: srv.readyMs };
+    r = await runLoad(here('./lib/loadgen.mjs'), { port, publicUrl, authToken: AUTH, numbers: Number(n ?? load.numbers), ...load }, srv);
   } finally {
     await srv.stop();
   }
+  // Counted once the server has exited and its stdout was read to the end:
+  // the log lines of every webhook it answered (warm-up included).
+  return { ...r, readyMs: srv.readyMs, logLines: srv.webhookLines(), total: r.total, logLinesPerRequest: srv.webhookLines() / Math.max(1, r.answered) };
 }
 
 const summarise = (rs) => ({
@@ -91,13 +99,17 @@ const summarise = (rs) => ({
   loadgenCpu: median(rs.map((x) => x.loadgenCpu)),
   rss: Math.max(...rs.map((x) => x.rss)),
   readyMs: median(rs.map((x) => x.readyMs)),
-  logLinesPerRequest: median(rs.map((x) => x.logLines / Math.max(1, x.total))),
+  logLinesPerRequest: median(rs.map((x) => x.logLinesPerRequest)),
   rounds: rs.length,
   runs: rs.map((x) => Math.round(x.rps)),
+  /** Server CPU per answered request, µs: less sensitive than req/s to what else the machine runs. */
+  usPerRequest: median(rs.map((x) => (x.cpu * 1e6) / x.rps)),
+  usRuns: rs.map((x) => Math.round((x.cpu * 1e6) / x.rps)),
 });
 
 /**
- * targets: names from SCRIPTS (with `@numbers` for scale). fixedFraction:
+ * targets: names from SCRIPTS (with `@numbers` for scale). rate: a fixed
+ * rate instead of saturation for the first phase (bench/ab.mjs). fixedFraction:
  * 0 skips the fixed-rate phase; else the rate is that fraction of the
  * median saturation rate of `fixedOf`.
  */
@@ -111,6 +123,7 @@ export async function routingBench({
   fixedFraction = 0,
   fixedOf = 'gateway',
   execArgv = {},
+  rate = 0,
   log = console.error,
 } = {}) {
   rounds ??= quick ? 1 : 3;
@@ -124,30 +137,31 @@ export async function routingBench({
   const show = (phase, r, name, x) =>
     log(
       `  ${phase} round ${r + 1} ${name.padEnd(18)} ${Math.round(x.rps).toString().padStart(6)} req/s  p50 ${x.p50.toFixed(2)} ms  p99 ${x.p99.toFixed(2)} ms  errors ${x.errors}  ` +
-        `server cpu ${(x.cpu * 100).toFixed(0)}%  loadgen cpu ${(x.loadgenCpu * 100).toFixed(0)}%  rss ${(x.rss / 2 ** 20).toFixed(0)} MB  log lines/req ${(x.logLines / Math.max(1, x.total)).toFixed(2)}`,
+        `server cpu ${(x.cpu * 100).toFixed(0)}%  loadgen cpu ${(x.loadgenCpu * 100).toFixed(0)}%  rss ${(x.rss / 2 ** 20).toFixed(0)} MB  log lines/req ${x.logLinesPerRequest.toFixed(3)}`,
     );
   try {
     for (let r = 0; r < rounds; r++) {
       // Rotate the order so no target always runs first (or last) on a noisy machine.
       for (const name of targets.map((_, i) => targets[(i + r) % targets.length])) {
-        const x = await oneRun(name, dbFor(name), { numbers, connections: 50, seconds, warmup, offset: ++offset }, { execArgv: execArgv[name] ?? [] });
+        const load = { numbers, connections: rate ? 10 : 50, seconds, warmup, offset: ++offset, ...(rate ? { rate } : {}) };
+        const x = await oneRun(name, dbFor(name), load, { execArgv: execArgv[name] ?? [] });
         sat[name].push(x);
         show('saturation', r, name, x);
       }
     }
-    let rate = 0;
+    let fixedRate = 0;
     if (fixedFraction) {
-      rate = Math.round((fixedFraction * median(sat[fixedOf].map((x) => x.rps))) / 100) * 100;
+      fixedRate = Math.round((fixedFraction * median(sat[fixedOf].map((x) => x.rps))) / 100) * 100;
       for (let r = 0; r < rounds; r++) {
         for (const name of targets.map((_, i) => targets[(i + r) % targets.length])) {
-          const x = await oneRun(name, dbFor(name), { numbers, connections: 10, seconds, warmup: 1, rate, offset: ++offset });
+          const x = await oneRun(name, dbFor(name), { numbers, connections: 10, seconds, warmup: 1, rate: fixedRate, offset: ++offset });
           fixed[name].push(x);
-          show(`${rate} req/s`, r, name, x);
+          show(`${fixedRate} req/s`, r, name, x);
         }
       }
     }
     const out = {};
-    for (const t of targets) out[t] = { ...summarise(sat[t]), fixed: fixedFraction ? { rate, ...summarise(fixed[t]) } : undefined };
+    for (const t of targets) out[t] = { ...summarise(sat[t]), fixed: fixedFraction ? { rate: fixedRate, ...summarise(fixed[t]) } : undefined };
     return out;
   } finally {
     await cleanup();

@@ -132,6 +132,7 @@ let done = 0;
 let errors = 0;
 let non2xx = 0;
 let stopped = false;
+let answered = 0; // warm-up included
 const statuses = {};
 
 class Conn {
@@ -178,6 +179,7 @@ class Conn {
     const close = /\r\nconnection: *close/i.test(head);
     this.buf = b.length > end + 4 + len ? b.subarray(end + 4 + len) : null;
     this.busy = false;
+    answered++;
     if (measuring) {
       hist.add(hrms() - this.sentAt);
       done++;
@@ -223,15 +225,15 @@ if (o.rate) {
     if (owed <= 0) return;
     sent += owed;
     due += owed;
+    while (due > 0 && idle.length) {
+      due--;
+      idle.pop().fire();
+    }
     // A server that cannot keep up does not get the backlog in a burst later:
     // at most one request per connection waits; the rest are not sent.
     if (due > connections) {
       if (measuring) skipped += due - connections;
       due = connections;
-    }
-    while (due > 0 && idle.length) {
-      due--;
-      idle.pop().fire();
     }
   }, 1);
 } else {
@@ -267,6 +269,7 @@ const result = {
   prebuildMs: Math.round(buildMs),
   builtLate,
   skipped,
+  answered,
 };
 if (process.send) process.send({ type: 'result', ...result }, () => process.exit(0));
 else {

@@ -2,6 +2,7 @@
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { threadCpu, threadDelta } from './threads.mjs';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -13,6 +14,8 @@ export function freePort() {
     });
   });
 }
+
+const WEBHOOK_LINE = '"msg":"carrier webhook"';
 
 export const BENCH_ADMIN_TOKEN = 'sb_admin_bench_0123456789abcdef';
 
@@ -78,10 +81,17 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
   });
   let bytes = 0;
   let lines = 0;
+  let webhookLines = 0;
+  let tail = '';
   child.stdout.on('data', (d) => {
     bytes += d.length;
     for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+    // The gateway's one line per webhook (a match split across chunks is found through `tail`).
+    const s = tail + d.latin1Slice(0, d.length);
+    for (let i = s.indexOf(WEBHOOK_LINE); i >= 0; i = s.indexOf(WEBHOOK_LINE, i + 1)) webhookLines++;
+    tail = s.slice(-(WEBHOOK_LINE.length - 1));
   });
+  const exited = new Promise((resolve) => child.once('close', resolve));
   if (ready) {
     await waitReady(`http://127.0.0.1:${env.PORT}${ready}`, child, timeoutMs);
   } else {
@@ -98,7 +108,12 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
     usage: () => usage(child.pid),
     logBytes: () => bytes,
     logLines: () => lines,
-    stop: () => kill(child),
+    /** Lines `"msg":"carrier webhook"` so far; after stop(), all of them (stdout is read to its end). */
+    webhookLines: () => webhookLines,
+    stop: async () => {
+      await kill(child);
+      await exited;
+    },
   };
 }
 
@@ -127,13 +142,17 @@ export function runLoad(script, args, srv) {
     let t0 = 0;
     let t1 = 0;
     let result = null;
+    let th0 = null;
+    let th1 = null;
     child.on('message', (m) => {
       if (m.type === 'window' && m.phase === 'start') {
         u0 = srv?.usage();
+        th0 = srv ? threadCpu(srv.pid) : null;
         l0 = srv?.logLines() ?? 0;
         t0 = performance.now();
       } else if (m.type === 'window' && m.phase === 'end') {
         u1 = srv?.usage();
+        th1 = srv ? threadCpu(srv.pid) : null;
         l1 = srv?.logLines() ?? 0;
         t1 = performance.now();
       } else if (m.type === 'result') result = m;
@@ -146,6 +165,8 @@ export function runLoad(script, args, srv) {
         cpu: u0 && u1 ? (u1.cpuSec - u0.cpuSec) / secs : NaN,
         rss: u1?.rss ?? NaN,
         logLines: l1 - l0,
+        /** CPU share of one core per thread name over the window (main thread, libuv pool, V8 helpers, workers). */
+        threads: th0 && th1 ? Object.fromEntries(Object.entries(threadDelta(th0, th1)).map(([k, v]) => [k, v / secs])) : null,
       });
     });
   });
