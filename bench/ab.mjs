@@ -6,6 +6,7 @@
  *   node bench/ab.mjs --a <root> --b <root> [--rounds N] [--seconds S] [--pg] [--numbers N]
  *                     [--a-env NAME=VALUE]... [--b-env NAME=VALUE]... [--rate R]
  * --rate: a fixed request rate (10 connections) instead of saturation.
+ * --purchase: purchases per second for 50 teams instead of routing.
  *
  * A root is a folder with the build in dist/ (and package.json, db/,
  * node_modules/ next to it, as the gateway finds its migrations from
@@ -26,6 +27,28 @@ const b = resolve(opt('b', '.'));
 const envOf = (k) => Object.fromEntries(args.flatMap((x, i) => (args[i - 1] === `--${k}-env` ? [x.split('=')] : [])));
 addTarget('A', `${a}/dist/src/main.js`, store, envOf('a'));
 addTarget('B', `${b}/dist/src/main.js`, store, envOf('b'));
+if (args.includes('--purchase')) {
+  // Purchases per second, 50 teams, the two builds alternating.
+  const { purchaseBench } = await import('./purchase.mjs');
+  const rs = await purchaseBench({
+    inventories: [Number(opt('inventory', 200_000))],
+    teamCounts: [50],
+    seconds: Number(opt('seconds', 6)),
+    rounds: Number(opt('rounds', 5)),
+    roots: { A: a, B: b },
+  });
+  const { median } = await import('./lib/proc.mjs');
+  const m = (k) => median(rs.filter((r) => r.target === k).map((r) => r.rps));
+  for (const k of ['A', 'B'])
+    console.log(
+      `${k}: ${Math.round(m(k))} purchases/s (${rs
+        .filter((r) => r.target === k)
+        .map((r) => Math.round(r.rps))
+        .join(', ')})`,
+    );
+  console.log(`B/A: ${(m('B') / m('A')).toFixed(3)} ×`);
+  process.exit(0);
+}
 const pg = store === 'pg' ? await benchPostgres() : null;
 try {
   const s = await routingBench({

@@ -4,6 +4,7 @@
  *
  *   node bench/profile.mjs routing [--pg] [--numbers N] [--seconds S]
  *   node bench/profile.mjs media [--telnyx] [--calls N] [--seconds S]
+ *   node bench/profile.mjs purchase [--teams N] [--inventory N] [--seconds S]
  *   node bench/profile.mjs summary <file.cpuprofile>
  *
  * Profiles are written to bench/.work/profiles/ (ignored by git).
@@ -121,6 +122,17 @@ if (what === 'summary') {
     await srv.stop();
     await pg?.stop();
   }
+  summarise(newest(name));
+} else if (what === 'purchase') {
+  const { purchaseBench } = await import('./purchase.mjs');
+  const name = `purchase-${Date.now()}`;
+  const r = await purchaseBench({
+    inventories: [opt('inventory', 20_000)],
+    teamCounts: [opt('teams', 50)],
+    seconds: opt('seconds', 8),
+    execArgv: ['--cpu-prof', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`],
+  });
+  console.log(`${Math.round(r[0].rps)} purchases/s, p50 ${r[0].p50} ms, p99 ${r[0].p99} ms, errors ${r[0].errors}`);
   summarise(newest(name));
 } else if (what === 'media') {
   const { mediaBench } = await import('./media.mjs');
