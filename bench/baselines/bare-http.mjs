@@ -5,7 +5,8 @@
  */
 import http from 'node:http';
 
-const TWIML = '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Connect action="http://127.0.0.1/carriers/twilio/connect-action"><Stream url="ws://127.0.0.1/media/twilio"><Parameter name="callId" value="00000000-0000-0000-0000-000000000000"/><Parameter name="token" value="0000000000000000000000000000000000000000000"/></Stream></Connect></Response>';
+const TWIML =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Connect action="http://127.0.0.1/carriers/twilio/connect-action"><Stream url="ws://127.0.0.1/media/twilio"><Parameter name="callId" value="00000000-0000-0000-0000-000000000000"/><Parameter name="token" value="0000000000000000000000000000000000000000000"/></Stream></Connect></Response>';
 
 const server = http.createServer((req, res) => {
   const chunks = [];

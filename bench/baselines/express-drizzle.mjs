@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import express from 'express';
 import twilio from 'twilio';
-import { openDb } from '../../dist/db/client.js';
-import { assistants, calls, phoneNumbers } from '../../dist/db/schema.js';
+import { openDb } from '../../dist/src/store/sqlite/client.js';
+import { assistants, calls, phoneNumbers } from '../../dist/db/sqlite/schema.js';
 
 const db = openDb({ path: process.env.SWITCHBOARD_DB });
 const AUTH = process.env.TWILIO_AUTH_TOKEN;

@@ -1,104 +1,126 @@
 /**
  * Assistant simulator for the media benchmark, in its own process: a
- * WebSocket server that takes Twilio Media Streams frames (through the
- * gateway, or straight from the carrier simulator for the baseline) and
- * echoes every media frame back at once, restamped.
+ * WebSocket server (plain sockets, hand-built frames: wsraw.mjs) that takes
+ * Twilio Media Streams frames (through the gateway or a baseline relay, or
+ * straight from the carrier simulator) and echoes every media frame back at
+ * once, as an assistant sends audio: {"event":"media","streamSid":...,
+ * "media":{"payload":...}}, its own sequence number and send time stamped in
+ * the payload (media-sim.mjs).
  *
  * Per connection it checks that media sequenceNumbers arrive complete and
  * strictly increasing, and measures carrier→assistant one-way latency from
- * the send time `"t"` the carrier simulator put in each frame (CLOCK_MONOTONIC
- * ms, see media-sim.mjs). Echoes carry their own `"seq"` and `"t"`. When the
- * carrier's `stop` arrives it answers with a mark `{"name":"end"}` carrying the
- * number of echoes sent, so the carrier can account for every echo.
+ * the send time stamped in each payload. When the carrier's `stop` arrives
+ * it answers with a mark named `end-<echoes sent>`, so the carrier can
+ * account for every echo.
  *
  * env SIM_PORT (0 = any). IPC out: {type:'listening', port}, {type:'report', stats}.
- * IPC in: {type:'window', start, end} (latencies of frames sent in [start, end)
- * are recorded), {type:'report'}.
+ * IPC in: {type:'window', start, end} (ms, hrms clock: latencies of frames
+ * sent in [start, end) are recorded, frames received in it counted), {type:'report'}.
  */
-import { WebSocketServer } from 'ws';
-import { Histogram, hrms, PAYLOAD, numField, seqOf, strField } from './media-sim.mjs';
+import net from 'node:net';
+import { Histogram, PAYLOAD_KEY, PAYLOAD_REST, stamp, usNow } from './media-sim.mjs';
+import { FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, digitsAt, serverFrame, upgradeResponse } from './wsraw.mjs';
 
 const hist = new Histogram();
-let winStart = Infinity;
+let winStart = Infinity; // µs
 let winEnd = -Infinity;
 const st = {
   connections: 0,
   starts: 0,
   recvMedia: 0,
+  recvInWindow: 0,
   lost: 0,
   reordered: 0,
   echoed: 0,
   stops: 0,
   closedWithoutStop: 0,
-  maxBuffered: 0,
+  badHandshakes: 0,
 };
 
+const SEQ_KEY = Buffer.from('"sequenceNumber":"');
+const SID_KEY = Buffer.from('"streamSid":"');
 const ECHO_A = '{"event":"media","streamSid":"';
-const ECHO_B = `","media":{"payload":"${PAYLOAD}"},"seq":`;
+const ECHO_B = '","media":{"payload":"';
+const ECHO_C = `${PAYLOAD_REST}"}}`;
 
-const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port: Number(process.env.SIM_PORT ?? 0),
-  backlog: 4096,
-  perMessageDeflate: false,
-  skipUTF8Validation: true,
-  clientTracking: false,
-  maxPayload: 256 * 1024,
-});
-
-wss.on('listening', () => process.send({ type: 'listening', port: wss.address().port }));
-wss.on('error', (err) => {
-  console.error(`assistant-sim: ${err.message}`);
-  process.exit(1);
-});
-
-wss.on('connection', (ws) => {
+const server = net.createServer({ noDelay: true }, (sock) => {
   st.connections++;
+  sock.setNoDelay(true);
   let sid = 'MZ00000000000000000000000000000000';
   let last = 1; // start is sequenceNumber 1; media begins at 2
   let recv = 0;
   let echoSeq = 0;
   let stopped = false;
-  ws.on('message', (data) => {
-    const s = data.toString('latin1');
-    const c = s.charCodeAt(10); // the first letter of the event: {"event":"m...
-    if (c === 109 /* media */) {
-      const now = hrms();
-      const seq = seqOf(s);
-      recv++;
-      st.recvMedia++;
-      if (seq > last) last = seq;
-      else st.reordered++;
-      const t = numField(s, 't', true);
-      if (t >= winStart && t < winEnd) hist.add(now - t);
-      echoSeq++;
-      st.echoed++;
-      ws.send(ECHO_A + sid + ECHO_B + echoSeq + ',"t":' + hrms() + '}');
-      const b = ws.bufferedAmount;
-      if (b > st.maxBuffered) st.maxBuffered = b;
-    } else if (c === 115 /* s */ && s.charCodeAt(12) === 97 /* start */) {
-      st.starts++;
-      sid = strField(s, 'streamSid') ?? sid;
-      const seq = seqOf(s);
-      if (Number.isFinite(seq)) last = seq;
-    } else if (c === 115 /* stop */) {
-      stopped = true;
-      st.stops++;
-      const expected = seqOf(s) - 2; // media were 2 .. stop-1
-      if (expected > recv) st.lost += expected - recv;
-      ws.send(`{"event":"mark","streamSid":"${sid}","mark":{"name":"end"},"seq":${echoSeq}}`);
-    }
+  const reader = new FrameReader({
+    head: true,
+    onHead: (head) => {
+      const res = upgradeResponse(head);
+      if (!res) {
+        st.badHandshakes++;
+        return sock.destroy();
+      }
+      sock.write(res);
+    },
+    onFrame: (op, b, s, e) => {
+      if (op === OP_TEXT) {
+        const c = b[s + 10]; // the first letter of the event: {"event":"m...
+        if (c === 109 /* media */) {
+          const now = usNow();
+          const q = b.indexOf(SEQ_KEY, s);
+          const seq = q >= 0 && q < e ? digitsAt(b, q + SEQ_KEY.length, 15) : 0;
+          recv++;
+          st.recvMedia++;
+          if (now >= winStart && now < winEnd) st.recvInWindow++;
+          if (seq > last) last = seq;
+          else st.reordered++;
+          const p = b.indexOf(PAYLOAD_KEY, s);
+          if (p >= 0 && p < e) {
+            const t = digitsAt(b, p + 22, 16);
+            if (t >= winStart && t < winEnd) hist.add((now - t) / 1000);
+          }
+          echoSeq++;
+          st.echoed++;
+          sock.write(serverFrame(ECHO_A + sid + ECHO_B + stamp(echoSeq, usNow()) + ECHO_C));
+        } else if (c === 115 /* s */ && b[s + 12] === 97 /* start */) {
+          st.starts++;
+          const q = b.indexOf(SID_KEY, s);
+          if (q >= 0 && q < e) sid = b.latin1Slice(q + SID_KEY.length, b.indexOf(34, q + SID_KEY.length));
+          const n = b.indexOf(SEQ_KEY, s);
+          if (n >= 0 && n < e) last = digitsAt(b, n + SEQ_KEY.length, 15);
+        } else if (c === 115 /* stop */) {
+          stopped = true;
+          st.stops++;
+          const q = b.indexOf(SEQ_KEY, s);
+          const expected = (q >= 0 && q < e ? digitsAt(b, q + SEQ_KEY.length, 15) : 0) - 2; // media were 2 .. stop-1
+          if (expected > recv) st.lost += expected - recv;
+          sock.write(serverFrame(`{"event":"mark","streamSid":"${sid}","mark":{"name":"end-${echoSeq}"}}`));
+        }
+      } else if (op === OP_PING) {
+        sock.write(serverFrame(Buffer.from(b.subarray(s, e)), OP_PONG));
+      } else if (op === OP_CLOSE) {
+        sock.end(serverFrame(Buffer.from(b.subarray(s, Math.min(e, s + 2))), OP_CLOSE));
+      }
+    },
   });
-  ws.on('close', () => {
+  sock.on('data', (d) => reader.push(d));
+  sock.on('error', () => {});
+  sock.on('close', () => {
     if (!stopped) st.closedWithoutStop++;
   });
-  ws.on('error', () => {});
+});
+server.maxConnections = 100_000;
+server.listen({ host: '127.0.0.1', port: Number(process.env.SIM_PORT ?? 0), backlog: 4096 }, () =>
+  process.send({ type: 'listening', port: server.address().port }),
+);
+server.on('error', (err) => {
+  console.error(`assistant-sim: ${err.message}`);
+  process.exit(1);
 });
 
 process.on('message', (m) => {
   if (m.type === 'window') {
-    winStart = m.start;
-    winEnd = m.end;
+    winStart = m.start * 1000;
+    winEnd = m.end * 1000;
   } else if (m.type === 'report') {
     process.send({ type: 'report', stats: { ...st, latency: hist.summary() } });
   }

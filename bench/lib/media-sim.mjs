@@ -15,8 +15,26 @@ export const hrms = () => {
   return t[0] * 1e3 + t[1] / 1e6;
 };
 
+/** Microseconds on the same clock, as an integer. */
+export const usNow = () => {
+  const t = process.hrtime();
+  return t[0] * 1e6 + ((t[1] / 1e3) | 0);
+};
+
 /** 20 ms of 8 kHz mu-law: 160 bytes (0xFF is mu-law silence), base64 once. */
 export const PAYLOAD = Buffer.alloc(160, 0xff).toString('base64');
+
+/**
+ * Every media frame carries its stamp in the first 28 characters of its
+ * payload (all base64 characters, so the payload stays valid base64 of the
+ * same length): a 10-digit sequence number, `T`, the send time in µs (16
+ * digits), `A`. In the payload, because a translating relay (the gateway's
+ * Telnyx path) rebuilds every frame and keeps only its payload.
+ */
+export const STAMP_LEN = 28;
+export const PAYLOAD_REST = PAYLOAD.slice(STAMP_LEN);
+export const stamp = (seq, us) => String(seq).padStart(10, '0') + 'T' + String(us).padStart(16, '0') + 'A';
+export const PAYLOAD_KEY = Buffer.from('"payload":"');
 
 const FINE_MS = 0.01; // 10 µs bins up to 200 ms
 const FINE_N = 20_000;

@@ -2,6 +2,7 @@
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { threadCpu, threadDelta } from './threads.mjs';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -13,6 +14,8 @@ export function freePort() {
     });
   });
 }
+
+const WEBHOOK_LINE = '"msg":"carrier webhook"';
 
 export const BENCH_ADMIN_TOKEN = 'sb_admin_bench_0123456789abcdef';
 
@@ -63,14 +66,32 @@ async function waitReady(url, child, timeoutMs) {
 /**
  * Starts a server script. `ready` is a path answered with 200 once ready
  * (the gateway's /readyz), or null to wait for the script's IPC message.
+ *
+ * Its stdout is a pipe that this process drains, as a log collector would:
+ * the gateway's log line per request is written for real (into a pipe that
+ * can fill), not discarded by the kernel. `logBytes()`/`logLines()` count
+ * what came through. `execArgv`: node flags (e.g. --cpu-prof).
  */
-export async function startServer(script, env, { ready = null, timeoutMs = 30_000 } = {}) {
+export async function startServer(script, env, { ready = null, timeoutMs = 30_000, execArgv = [] } = {}) {
   const started = performance.now();
   const child = fork(script, [], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: [],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv,
   });
+  let bytes = 0;
+  let lines = 0;
+  let webhookLines = 0;
+  let tail = '';
+  child.stdout.on('data', (d) => {
+    bytes += d.length;
+    for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+    // The gateway's one line per webhook (a match split across chunks is found through `tail`).
+    const s = tail + d.latin1Slice(0, d.length);
+    for (let i = s.indexOf(WEBHOOK_LINE); i >= 0; i = s.indexOf(WEBHOOK_LINE, i + 1)) webhookLines++;
+    tail = s.slice(-(WEBHOOK_LINE.length - 1));
+  });
+  const exited = new Promise((resolve) => child.once('close', resolve));
   if (ready) {
     await waitReady(`http://127.0.0.1:${env.PORT}${ready}`, child, timeoutMs);
   } else {
@@ -85,14 +106,70 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
     pid: child.pid,
     readyMs,
     usage: () => usage(child.pid),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    logBytes: () => bytes,
+    logLines: () => lines,
+    /** Lines `"msg":"carrier webhook"` so far; after stop(), all of them (stdout is read to its end). */
+    webhookLines: () => webhookLines,
+    stop: async () => {
+      await kill(child);
+      await exited;
+    },
   };
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
+export function kill(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/**
+ * Runs the routing load generator (loadgen.mjs) against `srv` and returns
+ * its result with the server's CPU share and RSS over exactly the measured
+ * window (the generator says when it starts and ends).
+ */
+export function runLoad(script, args, srv) {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    let u0 = null;
+    let u1 = null;
+    let l0 = 0;
+    let l1 = 0;
+    let t0 = 0;
+    let t1 = 0;
+    let result = null;
+    let th0 = null;
+    let th1 = null;
+    child.on('message', (m) => {
+      if (m.type === 'window' && m.phase === 'start') {
+        u0 = srv?.usage();
+        th0 = srv ? threadCpu(srv.pid) : null;
+        l0 = srv?.logLines() ?? 0;
+        t0 = performance.now();
+      } else if (m.type === 'window' && m.phase === 'end') {
+        u1 = srv?.usage();
+        th1 = srv ? threadCpu(srv.pid) : null;
+        l1 = srv?.logLines() ?? 0;
+        t1 = performance.now();
+      } else if (m.type === 'result') result = m;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0 || !result) return reject(new Error(`${script} exited ${code}`));
+      const secs = (t1 - t0) / 1000;
+      resolve({
+        ...result,
+        cpu: u0 && u1 ? (u1.cpuSec - u0.cpuSec) / secs : NaN,
+        rss: u1?.rss ?? NaN,
+        logLines: l1 - l0,
+        /** CPU share of one core per thread name over the window (main thread, libuv pool, V8 helpers, workers). */
+        threads: th0 && th1 ? Object.fromEntries(Object.entries(threadDelta(th0, th1)).map(([k, v]) => [k, v / secs])) : null,
+      });
+    });
+  });
 }
 
 /** Runs a script to completion in another process and returns the JSON it prints last. */

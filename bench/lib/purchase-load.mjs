@@ -29,7 +29,17 @@ const instance = autocannon(
   },
   (err, r) => {
     if (err) throw err;
-    console.log(JSON.stringify({ rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + (r.non2xx ?? 0), non2xx: r.non2xx ?? 0, attempted: n }));
+    console.log(
+      JSON.stringify({
+        rps: r.requests.average,
+        total: r.requests.total,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        errors: r.errors + r.timeouts + (r.non2xx ?? 0),
+        non2xx: r.non2xx ?? 0,
+        attempted: n,
+      }),
+    );
   },
 );
 process.on('SIGTERM', () => instance.stop());

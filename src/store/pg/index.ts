@@ -33,7 +33,7 @@ export async function openPgStore(url: string, o: PgStoreOptions): Promise<Opene
 
   const store: Store = {
     dialect: 'postgres',
-    ...pgRepos(db),
+    ...pgRepos(db, pool),
     async transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
       try {
         return await db.transaction((tx) => fn(pgRepos(tx)));

@@ -32,7 +32,16 @@ export function startCheckpointer(path: string, everyMs = 1000): Checkpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { path, everyMs, driver: require.resolve('better-sqlite3') },
+    // Not piped by Node (the default): stream.pipe() reads process.stdout,
+    // which creates it, and libuv then switches a piped fd 1 to non-blocking.
+    // The logger's writes would fail with EAGAIN whenever the log collector
+    // falls behind for a moment and be retried only 100 ms later (lines pile
+    // up in memory, and the flush at exit busy-waits); see bench/NOTES.md.
+    // The worker prints nothing to stdout; what it prints to stderr is passed on.
+    stdout: true,
+    stderr: true,
   });
+  worker.stderr.on('data', (d: Buffer) => process.stderr.write(d));
   worker.unref();
   return {
     stop: () =>

@@ -7,6 +7,7 @@ import { WriteLock } from '../write-lock.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { closeConnections, openConnections, type SqliteConnections } from './client.js';
 import { mapError, sqliteRepos, sqliteRoutingRepos, type Conn } from './repos.js';
+import { writesOf } from './writes.js';
 import { SqliteRoutingStore } from './routing.js';
 import { SqliteSimStore } from './sim.js';
 
@@ -44,16 +45,16 @@ export function openSqliteStore(path: string, now: () => number): OpenedStore {
       return lock.run(async () => {
         const db = c.writer.$client;
         try {
-          db.prepare('BEGIN IMMEDIATE').run();
+          writesOf(db).stmt('BEGIN IMMEDIATE').run();
         } catch (err) {
           throw mapError(err);
         }
         try {
           const r = await fn(txRepos);
-          db.prepare('COMMIT').run();
+          writesOf(db).stmt('COMMIT').run();
           return r;
         } catch (err) {
-          if (db.inTransaction) db.prepare('ROLLBACK').run();
+          if (db.inTransaction) writesOf(db).stmt('ROLLBACK').run();
           throw mapError(err);
         }
       });

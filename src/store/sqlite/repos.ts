@@ -38,6 +38,7 @@ import {
   type TokenRow,
 } from '../../services/ports.js';
 import type { Db } from './client.js';
+import { marks, writesOf } from './writes.js';
 
 export interface Conn {
   /** Reads. */
@@ -275,7 +276,7 @@ class Numbers implements NumberRepo {
     );
   }
   patchQuiet(id: string, patch: NumberQuietPatch) {
-    return write(this.c, () => void this.c.w.update(phoneNumbers).set(patch).where(eq(phoneNumbers.id, id)).run());
+    return write(this.c, () => void writesOf(this.c.w.$client).update(phoneNumbers, patch, 'id = ?', [id]));
   }
   heldByProvider(provider: string) {
     return read(
@@ -432,7 +433,7 @@ class DriftFindings implements DriftRepo {
 class Audit implements AuditRepo {
   constructor(private readonly c: Conn) {}
   record(e: Omit<AuditEvent, 'id'>) {
-    return write(this.c, () => void this.c.w.insert(auditEvents).values({ ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }).run());
+    return write(this.c, () => void writesOf(this.c.w.$client).insert(auditEvents, { ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }));
   }
   list(f: { teamId?: string | undefined; before?: Before | undefined; limit: number }) {
     return read(() => {
@@ -486,9 +487,9 @@ export function sqliteRoutingRepos(c: Conn): RoutingRepos {
   return {
     ...sqliteRepos(c),
     routingWrites: {
-      insertNumber: (n: PhoneNumber) => write(c, () => void w.insert(phoneNumbers).values(n).run()),
+      insertNumber: (n: PhoneNumber) => write(c, () => void writesOf(w.$client).insert(phoneNumbers, n)),
       transitionNumber: (id, from, patch) =>
-        write(c, () => w.update(phoneNumbers).set(patch).where(and(eq(phoneNumbers.id, id), inArray(phoneNumbers.status, [...from]))).run().changes === 1),
+        write(c, () => writesOf(w.$client).update(phoneNumbers, patch, `id = ? AND status IN (${marks(from.length)})`, [id, ...from]).changes === 1),
       setNumberAssistant: (id, assistantId, now) => write(c, () => void w.update(phoneNumbers).set({ assistantId, updatedAt: now }).where(eq(phoneNumbers.id, id)).run()),
       setAssistantMediaUrl: (id, mediaUrl, now) => write(c, () => void w.update(assistants).set({ mediaUrl, updatedAt: now }).where(eq(assistants.id, id)).run()),
       deleteAssistant: (id, teamId) => write(c, () => w.delete(assistants).where(and(eq(assistants.id, id), eq(assistants.teamId, teamId))).run().changes === 1),

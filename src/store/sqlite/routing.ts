@@ -17,6 +17,7 @@ import type { RoutingFeed, RoutingRepos, RoutingStore } from '../../services/por
 import type { WriteLock } from '../write-lock.js';
 import type { SqliteConnections } from './client.js';
 import { mapError } from './repos.js';
+import { writesOf } from './writes.js';
 
 interface EntryRow {
   id: string;
@@ -162,7 +163,7 @@ export class SqliteRoutingStore implements RoutingStore {
       const db = this.c.writer.$client;
       const touched = new Set<string>();
       try {
-        db.prepare('BEGIN IMMEDIATE').run();
+        writesOf(db).stmt('BEGIN IMMEDIATE').run();
       } catch (err) {
         throw mapError(err);
       }
@@ -172,11 +173,11 @@ export class SqliteRoutingStore implements RoutingStore {
         const at = this.now();
         let seq: number | null = null;
         for (const e164 of touched) seq = Number(this.insertChange.run(e164, at).lastInsertRowid);
-        db.prepare('COMMIT').run();
+        writesOf(db).stmt('COMMIT').run();
         if (seq !== null) this.feed.lastSeq = seq;
         return { result, seq, touched };
       } catch (err) {
-        if (db.inTransaction) db.prepare('ROLLBACK').run();
+        if (db.inTransaction) writesOf(db).stmt('ROLLBACK').run();
         throw mapError(err);
       }
     });

@@ -4,6 +4,7 @@ import { simInventory, simOrders } from '../../../db/sqlite/schema.js';
 import type { AvailableNumber, NumberType } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
 import type { Conn } from './repos.js';
+import { writesOf } from './writes.js';
 
 type InventoryRow = typeof simInventory.$inferSelect;
 
@@ -80,9 +81,10 @@ export class SqliteSimStore implements SimCarrierStore {
     return this.c.write(() =>
       this.c.w.$client
         .transaction(() => {
-          const held = this.c.w.update(simInventory).set({ orderId: o.id }).where(and(eq(simInventory.e164, o.e164), isNull(simInventory.orderId))).run();
+          const w = writesOf(this.c.w.$client);
+          const held = w.update(simInventory, { orderId: o.id }, 'e164 = ? AND order_id IS NULL', [o.e164]);
           if (held.changes !== 1) return false;
-          this.c.w.insert(simOrders).values({ ...o, status: 'pending' }).run();
+          w.insert(simOrders, { ...o, status: 'pending' });
           return true;
         })
         .immediate(),
@@ -134,12 +136,13 @@ export class SqliteSimStore implements SimCarrierStore {
     return this.c.write(() =>
       this.c.w.$client
         .transaction(() => {
-          const o = this.c.w.select().from(simOrders).where(eq(simOrders.id, id)).get();
+          const w = writesOf(this.c.w.$client);
+          const o = w.stmt('SELECT e164, status, outcome FROM sim_orders WHERE id = ?').get(id) as
+            | { e164: string; status: (typeof simOrders.$inferSelect)['status']; outcome: 'active' | 'failed' }
+            | undefined;
           if (!o || o.status !== 'pending') return null;
-          this.c.w.update(simOrders).set({ status: o.outcome }).where(eq(simOrders.id, id)).run();
-          if (o.outcome === 'failed') {
-            this.c.w.update(simInventory).set({ orderId: null }).where(and(eq(simInventory.e164, o.e164), eq(simInventory.orderId, id))).run();
-          }
+          w.update(simOrders, { status: o.outcome }, 'id = ?', [id]);
+          if (o.outcome === 'failed') w.update(simInventory, { orderId: null }, 'e164 = ? AND order_id = ?', [o.e164, id]);
           return { e164: o.e164, outcome: o.outcome };
         })
         .immediate(),
