@@ -184,38 +184,68 @@ const NANP_TOLL_FREE = ['800', '833', '844', '855', '866', '877', '888'];
  */
 const COUNTRIES = [
   {
-    country: 'US', callingCode: '1', currency: 'USD', seed: 0x5b0a0001,
-    local: US_LOCAL, localCost: 115,
-    tollFree: NANP_TOLL_FREE.map((areaCode) => ({ areaCode, lengths: [7], perPrefix: 40 })), tollFreeCost: 215,
+    country: 'US',
+    callingCode: '1',
+    currency: 'USD',
+    seed: 0x5b0a0001,
+    local: US_LOCAL,
+    localCost: 115,
+    tollFree: NANP_TOLL_FREE.map((areaCode) => ({ areaCode, lengths: [7], perPrefix: 40 })),
+    tollFreeCost: 215,
   },
   {
-    country: 'CA', callingCode: '1', currency: 'CAD', seed: 0x5b0a0002,
-    local: CA_LOCAL, localCost: 115,
-    tollFree: NANP_TOLL_FREE.map((areaCode) => ({ areaCode, lengths: [7], perPrefix: 40 })), tollFreeCost: 215,
+    country: 'CA',
+    callingCode: '1',
+    currency: 'CAD',
+    seed: 0x5b0a0002,
+    local: CA_LOCAL,
+    localCost: 115,
+    tollFree: NANP_TOLL_FREE.map((areaCode) => ({ areaCode, lengths: [7], perPrefix: 40 })),
+    tollFreeCost: 215,
   },
   {
     // Germany: 0800 + 7 digits.
-    country: 'DE', callingCode: '49', currency: 'EUR', seed: 0x5b0a0003,
-    local: DE_LOCAL, localCost: 100,
-    tollFree: [{ areaCode: '800', lengths: [7], perPrefix: 150 }], tollFreeCost: 1500,
+    country: 'DE',
+    callingCode: '49',
+    currency: 'EUR',
+    seed: 0x5b0a0003,
+    local: DE_LOCAL,
+    localCost: 100,
+    tollFree: [{ areaCode: '800', lengths: [7], perPrefix: 150 }],
+    tollFreeCost: 1500,
   },
   {
     // Austria: 0800 + 6 digits.
-    country: 'AT', callingCode: '43', currency: 'EUR', seed: 0x5b0a0004,
-    local: AT_LOCAL, localCost: 100,
-    tollFree: [{ areaCode: '800', lengths: [6], perPrefix: 150 }], tollFreeCost: 1500,
+    country: 'AT',
+    callingCode: '43',
+    currency: 'EUR',
+    seed: 0x5b0a0004,
+    local: AT_LOCAL,
+    localCost: 100,
+    tollFree: [{ areaCode: '800', lengths: [6], perPrefix: 150 }],
+    tollFreeCost: 1500,
   },
   {
     // Switzerland: 0800 + 6 digits.
-    country: 'CH', callingCode: '41', currency: 'CHF', seed: 0x5b0a0005,
-    local: CH_LOCAL, localCost: 100,
-    tollFree: [{ areaCode: '800', lengths: [6], perPrefix: 150 }], tollFreeCost: 1500,
+    country: 'CH',
+    callingCode: '41',
+    currency: 'CHF',
+    seed: 0x5b0a0005,
+    local: CH_LOCAL,
+    localCost: 100,
+    tollFree: [{ areaCode: '800', lengths: [6], perPrefix: 150 }],
+    tollFreeCost: 1500,
   },
   {
     // UAE: 800 + a variable number of digits (800 xxxx, 800 xxxxx, 800 xxx xxx are all in use).
-    country: 'AE', callingCode: '971', currency: 'AED', seed: 0x5b0a0006,
-    local: AE_LOCAL, localCost: 2500,
-    tollFree: [{ areaCode: '800', lengths: [4, 5, 6], perPrefix: 150 }], tollFreeCost: 9000,
+    country: 'AE',
+    callingCode: '971',
+    currency: 'AED',
+    seed: 0x5b0a0006,
+    local: AE_LOCAL,
+    localCost: 2500,
+    tollFree: [{ areaCode: '800', lengths: [4, 5, 6], perPrefix: 150 }],
+    tollFreeCost: 9000,
   },
 ];
 
@@ -451,7 +481,9 @@ function main(argv) {
     bytes += Buffer.byteLength(csv);
   }
   for (const s of summary) {
-    console.log(`${s.country}: ${s.local} local over ${s.localAreaCodes.length} area codes [${s.localAreaCodes.join(' ')}], ${s.tollFree} toll-free [${s.tollFreePrefixes.join(' ')}]`);
+    console.log(
+      `${s.country}: ${s.local} local over ${s.localAreaCodes.length} area codes [${s.localAreaCodes.join(' ')}], ${s.tollFree} toll-free [${s.tollFreePrefixes.join(' ')}]`,
+    );
   }
   console.log(`wrote ${files.size} files, ${bytes} bytes, to ${fileURLToPath(OUT_DIR)}`);
   const totalRejected = [...stats.rejected.values()].reduce((a, b) => a + b, 0);

@@ -40,11 +40,7 @@ export type ToPrimary =
 
 /** What the primary tells a worker. */
 export type ToWorker =
-  | { sb: 'drain' }
-  | { sb: 'exit-now' }
-  | { sb: 'bootstrap-admin' }
-  | { sb: 'collect'; id: number }
-  | { sb: 'scraped'; id: number; text: string | null };
+  { sb: 'drain' } | { sb: 'exit-now' } | { sb: 'bootstrap-admin' } | { sb: 'collect'; id: number } | { sb: 'scraped'; id: number; text: string | null };
 
 const isMessage = (m: unknown): m is { sb: string } => typeof m === 'object' && m !== null && typeof (m as { sb?: unknown }).sb === 'string';
 

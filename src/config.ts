@@ -20,12 +20,9 @@ const intString = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
-const flag = z
-  .enum(['0', '1', 'true', 'false'], { message: 'must be 0 or 1' })
-  .transform((v) => v === '1' || v === 'true');
+const flag = z.enum(['0', '1', 'true', 'false'], { message: 'must be 0 or 1' }).transform((v) => v === '1' || v === 'true');
 
-const secret = (minLength: number) =>
-  z.string().min(minLength, `must be at least ${minLength} characters`);
+const secret = (minLength: number) => z.string().min(minLength, `must be at least ${minLength} characters`);
 
 const httpUrl = z
   .string()
@@ -64,7 +61,10 @@ const schema = z.object({
   SWITCHBOARD_WORKERS: z
     .string()
     .trim()
-    .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS), `must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per CPU)`)
+    .refine(
+      (v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS),
+      `must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per CPU)`,
+    )
     .default('1'),
   HOST: z.string().min(1).default('0.0.0.0'),
   SWITCHBOARD_DB: z
@@ -84,7 +84,11 @@ const schema = z.object({
   SWITCHBOARD_PUBLIC_URL: publicUrl.optional(),
   SWITCHBOARD_SECRET: secret(32).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
-  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits (the Account SID in the Twilio console)').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .trim()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits (the Account SID in the Twilio console)')
+    .optional(),
   TWILIO_API_URL: httpUrl.optional(),
   TELNYX_API_KEY: z.string().trim().min(8, 'must be the API key from the Telnyx portal').optional(),
   // Parsed here, so a bad key stops the start: a placeholder of small order
@@ -105,9 +109,14 @@ const schema = z.object({
   SWITCHBOARD_PROVIDERS: z
     .string()
     .transform((v) => [...new Set(v.split(/[\s,]+/).filter(Boolean))])
-    .refine((list) => list.length > 0 && list.every((p) => (PROVIDER_NAMES as readonly string[]).includes(p)), `must list providers from ${PROVIDER_NAMES.join(', ')}, e.g. "twilio,telnyx"`)
+    .refine(
+      (list) => list.length > 0 && list.every((p) => (PROVIDER_NAMES as readonly string[]).includes(p)),
+      `must list providers from ${PROVIDER_NAMES.join(', ')}, e.g. "twilio,telnyx"`,
+    )
     .optional(),
-  SWITCHBOARD_DEFAULT_PROVIDER: z.enum(PROVIDER_NAMES as readonly [ProviderName, ...ProviderName[]], { message: `must be one of ${PROVIDER_NAMES.join(', ')}` }).optional(),
+  SWITCHBOARD_DEFAULT_PROVIDER: z
+    .enum(PROVIDER_NAMES as readonly [ProviderName, ...ProviderName[]], { message: `must be one of ${PROVIDER_NAMES.join(', ')}` })
+    .optional(),
   SWITCHBOARD_RECONCILE_MS: intString(10_000, 86_400_000).default(600_000),
   SWITCHBOARD_WEBHOOK_SECRET: secret(16).optional(),
   SWITCHBOARD_INSECURE_WEBHOOKS: flag.default(false),
@@ -165,7 +174,12 @@ export function describeDb(db: DbTarget): string {
 /** The number providers configured, from the variables that enable them. */
 export interface ProvidersConfig {
   readonly twilio: { readonly accountSid: string; readonly authToken: string; readonly apiUrl: string | undefined } | null;
-  readonly telnyx: { readonly apiKey: string; readonly apiUrl: string | undefined; readonly connectionId: string | undefined; readonly publicKey: string | undefined } | null;
+  readonly telnyx: {
+    readonly apiKey: string;
+    readonly apiUrl: string | undefined;
+    readonly connectionId: string | undefined;
+    readonly publicKey: string | undefined;
+  } | null;
   /** Offered for new purchases (SWITCHBOARD_PROVIDERS; default every configured real provider, else sim). */
   readonly offered: readonly ProviderName[];
   readonly defaultName: ProviderName;
@@ -248,12 +262,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const c = parsed.data;
   const problems: string[] = [];
-  const twilio = c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, apiUrl: c.TWILIO_API_URL } : null;
+  const twilio =
+    c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, apiUrl: c.TWILIO_API_URL } : null;
   if (c.TWILIO_ACCOUNT_SID && !c.TWILIO_AUTH_TOKEN) problems.push('TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not: the twilio provider needs both');
   if (c.TELNYX_API_KEY && !c.TELNYX_CONNECTION_ID) {
-    problems.push('TELNYX_API_KEY is set but TELNYX_CONNECTION_ID is not: numbers bought from Telnyx would not be attached to your TeXML application, so their calls would never reach this gateway; set it to the application\'s id (Telnyx portal → Voice → TeXML Applications)');
+    problems.push(
+      "TELNYX_API_KEY is set but TELNYX_CONNECTION_ID is not: numbers bought from Telnyx would not be attached to your TeXML application, so their calls would never reach this gateway; set it to the application's id (Telnyx portal → Voice → TeXML Applications)",
+    );
   }
-  const telnyx = c.TELNYX_API_KEY ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY?.text } : null;
+  const telnyx = c.TELNYX_API_KEY
+    ? { apiKey: c.TELNYX_API_KEY, apiUrl: c.TELNYX_API_URL, connectionId: c.TELNYX_CONNECTION_ID, publicKey: c.TELNYX_PUBLIC_KEY?.text }
+    : null;
   const configured: ProviderName[] = [...(twilio ? (['twilio'] as const) : []), ...(telnyx ? (['telnyx'] as const) : [])];
   const offered: ProviderName[] = c.SWITCHBOARD_PROVIDERS ? (c.SWITCHBOARD_PROVIDERS as ProviderName[]) : configured.length ? configured : ['sim'];
   for (const name of offered) {
@@ -261,17 +280,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (name === 'telnyx' && !telnyx) problems.push('SWITCHBOARD_PROVIDERS lists telnyx, but TELNYX_API_KEY is not set');
   }
   const defaultName = c.SWITCHBOARD_DEFAULT_PROVIDER ?? offered[0]!;
-  if (!offered.includes(defaultName)) problems.push(`SWITCHBOARD_DEFAULT_PROVIDER=${defaultName} is not offered (SWITCHBOARD_PROVIDERS: ${offered.join(', ')})`);
+  if (!offered.includes(defaultName))
+    problems.push(`SWITCHBOARD_DEFAULT_PROVIDER=${defaultName} is not offered (SWITCHBOARD_PROVIDERS: ${offered.join(', ')})`);
   const workers = c.SWITCHBOARD_WORKERS === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : Number(c.SWITCHBOARD_WORKERS);
   if (workers > 1 && c.SWITCHBOARD_DB === ':memory:') {
-    problems.push(`SWITCHBOARD_WORKERS=${c.SWITCHBOARD_WORKERS} needs a database the workers share: SWITCHBOARD_DB=":memory:" would give each worker its own; use a file or PostgreSQL`);
+    problems.push(
+      `SWITCHBOARD_WORKERS=${c.SWITCHBOARD_WORKERS} needs a database the workers share: SWITCHBOARD_DB=":memory:" would give each worker its own; use a file or PostgreSQL`,
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: c.PORT,
     workers,
     host: c.HOST,
-    db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB) ? { kind: 'postgres', url: c.SWITCHBOARD_DB } : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget,
+    db: (/^postgres(ql)?:\/\//i.test(c.SWITCHBOARD_DB)
+      ? { kind: 'postgres', url: c.SWITCHBOARD_DB }
+      : { kind: 'sqlite', path: c.SWITCHBOARD_DB }) satisfies DbTarget,
     invalidationTimeoutMs: c.SWITCHBOARD_INVALIDATION_TIMEOUT_MS,
     adminToken: c.SWITCHBOARD_ADMIN_TOKEN,
     publicUrl: c.SWITCHBOARD_PUBLIC_URL,

@@ -202,7 +202,17 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     faults,
   });
 
-  const app = createExpressApp({ services, lifecycle, log, dbPing: () => store.ping(), carriers: carrierSet, metrics, apiLimiter, teamLimiter, failureLimiter: authFailures });
+  const app = createExpressApp({
+    services,
+    lifecycle,
+    log,
+    dbPing: () => store.ping(),
+    carriers: carrierSet,
+    metrics,
+    apiLimiter,
+    teamLimiter,
+    failureLimiter: authFailures,
+  });
   // Carrier webhooks are answered on the raw http layer; everything else is express.
   const server = http.createServer(
     {

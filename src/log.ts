@@ -34,7 +34,13 @@ export function redactUrl(value: unknown): unknown {
   const [, scheme, authority, path, query, fragment] = m as unknown as [string, string, string, string, string | undefined, string | undefined];
   const at = authority.lastIndexOf('@');
   const host = at >= 0 ? `***@${authority.slice(at + 1)}` : authority;
-  const q = query ? `?${query.slice(1).split('&').map((kv) => (kv.includes('=') ? `${kv.slice(0, kv.indexOf('='))}=***` : kv === '' ? '' : '***')).join('&')}` : '';
+  const q = query
+    ? `?${query
+        .slice(1)
+        .split('&')
+        .map((kv) => (kv.includes('=') ? `${kv.slice(0, kv.indexOf('='))}=***` : kv === '' ? '' : '***'))
+        .join('&')}`
+    : '';
   return `${scheme}${host}${path}${q}${fragment ? '#***' : ''}`;
 }
 
@@ -101,8 +107,7 @@ export function flushSync(log: Logger): void {
  */
 export function written(log: Logger, ms = 1000): Promise<void> {
   const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
-    | { _writing?: boolean; _len?: number; once?: (e: string, fn: () => void) => void; off?: (e: string, fn: () => void) => void }
-    | undefined;
+    { _writing?: boolean; _len?: number; once?: (e: string, fn: () => void) => void; off?: (e: string, fn: () => void) => void } | undefined;
   if (!stream?.once || !stream.off || (!stream._writing && !stream._len)) return Promise.resolve();
   const { once, off } = { once: stream.once.bind(stream), off: stream.off.bind(stream) };
   return new Promise<void>((resolve) => {

@@ -126,14 +126,19 @@ async function serve(config: Config): Promise<void> {
   // Start-up notes once per cluster: by its first worker (replacements and the others say the same).
   if (workerId === null || workerId === 1) {
     if (!config.insecureWebhooks) {
-      for (const c of g.carriers.all) if (!c.configured) log.warn({ carrier: c.name }, `${c.keyVariable} is not set: /carriers/${c.name}/* answers 503 until it is.`);
+      for (const c of g.carriers.all)
+        if (!c.configured) log.warn({ carrier: c.name }, `${c.keyVariable} is not set: /carriers/${c.name}/* answers 503 until it is.`);
     }
     if (config.insecureWebhooks) log.warn('SWITCHBOARD_INSECURE_WEBHOOKS=1: carrier webhooks are accepted WITHOUT signature checks. Local experiments only.');
     const fd = g.fdLimit;
     if (fd) {
       // Node already raised the soft limit to the hard one; only the operator can raise the hard one.
       const fields = { openFiles: fd.soft, hardLimit: fd.hard, connectionsPerAddress: g.connectionsPerAddress };
-      if (fd.soft < 4096) log.warn(fields, 'the open-files limit is low: each call and webhook holds a descriptor; raise the hard limit (ulimit -Hn, systemd LimitNOFILE, docker --ulimit nofile=)');
+      if (fd.soft < 4096)
+        log.warn(
+          fields,
+          'the open-files limit is low: each call and webhook holds a descriptor; raise the hard limit (ulimit -Hn, systemd LimitNOFILE, docker --ulimit nofile=)',
+        );
       else log.info(fields, 'open-files limit');
     }
   }
@@ -157,7 +162,10 @@ async function serve(config: Config): Promise<void> {
     await written(log);
     link.send(ready);
   } else {
-    log.info({ host: addr.address, port: addr.port, publicUrl: g.publicUrl(), db: describeDb(config.db), instanceId: g.instanceId, console: `${g.publicUrl()}/` }, 'switchboard listening');
+    log.info(
+      { host: addr.address, port: addr.port, publicUrl: g.publicUrl(), db: describeDb(config.db), instanceId: g.instanceId, console: `${g.publicUrl()}/` },
+      'switchboard listening',
+    );
 
     // Only now: a start that failed before this point has not used up the
     // one-time admin token.

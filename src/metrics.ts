@@ -74,9 +74,30 @@ export class Metrics implements NumberEvents, DriftEvents {
     // Mirrored counters read their source in their own collect(): a registry
     // scrapes metrics in registration order, so mirroring them from a gauge's
     // collect() registered after them served the previous scrape's values.
-    new Counter({ name: 'switchboard_routing_cache_hits_total', help: 'Routing lookups served from memory.', registers, collect() { mirror(this, src.routing.stats.hits); } });
-    new Counter({ name: 'switchboard_routing_cache_misses_total', help: 'Routing lookups that read the database.', registers, collect() { mirror(this, src.routing.stats.misses); } });
-    new Counter({ name: 'switchboard_routing_cache_invalidations_total', help: 'Numbers dropped from the routing cache by writes.', registers, collect() { mirror(this, src.routing.stats.invalidations); } });
+    new Counter({
+      name: 'switchboard_routing_cache_hits_total',
+      help: 'Routing lookups served from memory.',
+      registers,
+      collect() {
+        mirror(this, src.routing.stats.hits);
+      },
+    });
+    new Counter({
+      name: 'switchboard_routing_cache_misses_total',
+      help: 'Routing lookups that read the database.',
+      registers,
+      collect() {
+        mirror(this, src.routing.stats.misses);
+      },
+    });
+    new Counter({
+      name: 'switchboard_routing_cache_invalidations_total',
+      help: 'Numbers dropped from the routing cache by writes.',
+      registers,
+      collect() {
+        mirror(this, src.routing.stats.invalidations);
+      },
+    });
     new Gauge({
       name: 'switchboard_routing_cache_entries',
       help: 'Routing cache entries (positive and negative).',
@@ -153,7 +174,14 @@ export class Metrics implements NumberEvents, DriftEvents {
         this.set(src.liveCalls.size);
       },
     });
-    new Counter({ name: 'switchboard_call_record_commits_total', help: 'Group commits of call records.', registers, collect() { mirror(this, src.recorder.stats.batches); } });
+    new Counter({
+      name: 'switchboard_call_record_commits_total',
+      help: 'Group commits of call records.',
+      registers,
+      collect() {
+        mirror(this, src.recorder.stats.batches);
+      },
+    });
     new Gauge({
       name: 'switchboard_call_record_batch_max',
       help: 'Largest number of call records committed in one transaction.',

@@ -71,11 +71,19 @@ describe('loadConfig parses good values', () => {
     expect(loadConfig({ SWITCHBOARD_INSECURE_WEBHOOKS: v }).insecureWebhooks).toBe(want);
   });
 
-  it.each([['65535', 65535], ['1', 1]])('PORT=%s is accepted', (v, want) => {
+  it.each([
+    ['65535', 65535],
+    ['1', 1],
+  ])('PORT=%s is accepted', (v, want) => {
     expect(loadConfig({ PORT: v }).port).toBe(want);
   });
 
-  it.each([['0', 0], ['1', 1], ['1.0', 1], ['0.5', 0.5]])('SIM_FAILURE_RATE=%s → %s', (v, want) => {
+  it.each([
+    ['0', 0],
+    ['1', 1],
+    ['1.0', 1],
+    ['0.5', 0.5],
+  ])('SIM_FAILURE_RATE=%s → %s', (v, want) => {
     expect(loadConfig({ SIM_FAILURE_RATE: v }).simFailureRate).toBe(want);
   });
 });

@@ -74,7 +74,10 @@ describe('docs/errors.md catalogue', () => {
     const unknown = rows.filter((r) => !(r.code in ERRORS)).map((r) => `${r.code} (line ${r.line})`);
     expect(unknown, 'codes in docs/errors.md that ERRORS does not have').toEqual([]);
     const seen = rows.map((r) => r.code);
-    expect(seen.filter((c, i) => seen.indexOf(c) !== i), 'codes listed twice').toEqual([]);
+    expect(
+      seen.filter((c, i) => seen.indexOf(c) !== i),
+      'codes listed twice',
+    ).toEqual([]);
   });
 
   it('states the error body shape and the carrier endpoint errors', () => {
@@ -101,9 +104,7 @@ describe('docs/errors.md catalogue', () => {
 
 describe('AppError usages in src/', () => {
   const files = tsFiles(SRC);
-  const usages = files.flatMap((f) =>
-    appErrorCodes(readFileSync(f, 'utf8')).map((u) => ({ ...u, where: `${relative(PROJECT_ROOT, f)}:${u.line}` })),
-  );
+  const usages = files.flatMap((f) => appErrorCodes(readFileSync(f, 'utf8')).map((u) => ({ ...u, where: `${relative(PROJECT_ROOT, f)}:${u.line}` })));
 
   it('finds the usages (the scan is not vacuous)', () => {
     expect(files.length).toBeGreaterThan(0);
@@ -153,7 +154,9 @@ describe('docs/errors.md close reasons', () => {
   });
 
   it('every close in src/media uses a catalogue code, never a free string', () => {
-    const media = tsFiles(join(SRC, 'media')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const media = tsFiles(join(SRC, 'media'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
     // ws.close(<number>, '<text>') with a literal reason would bypass the catalogue.
     expect(media).not.toMatch(/\.close\(\s*\d{4}\s*,\s*['"`]/);
     for (const m of media.matchAll(/\b(?:end|close|stop)\(\s*'([a-z_]+)'/g)) expect(Object.keys(CLOSE_REASONS), m[0]).toContain(m[1]);

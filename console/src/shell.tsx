@@ -38,7 +38,17 @@ function NavItem({ to, icon, label, path }: { to: string; icon: string; label: s
   return (
     <li>
       <Link to={to} className={current ? 'nav-link current' : 'nav-link'} {...(current ? { 'aria-current': 'page' as const } : {})}>
-        <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round">
+        <svg
+          viewBox="0 0 20 20"
+          width="18"
+          height="18"
+          aria-hidden="true"
+          fill="none"
+          stroke="currentColor"
+          strokeWidth="1.6"
+          strokeLinecap="round"
+          strokeLinejoin="round"
+        >
           {ICONS[icon]}
         </svg>
         {label}

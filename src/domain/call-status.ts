@@ -28,7 +28,22 @@ const TERMINAL = 3;
 
 /** A call record as first written, before the carrier or the bridge say anything about it. */
 export function newCall(
-  fields: Pick<Call, 'id' | 'teamId' | 'direction' | 'carrier' | 'carrierCallId' | 'from' | 'to' | 'phoneNumberId' | 'assistantId' | 'mediaUrl' | 'status' | 'reason' | 'createdAt'>,
+  fields: Pick<
+    Call,
+    | 'id'
+    | 'teamId'
+    | 'direction'
+    | 'carrier'
+    | 'carrierCallId'
+    | 'from'
+    | 'to'
+    | 'phoneNumberId'
+    | 'assistantId'
+    | 'mediaUrl'
+    | 'status'
+    | 'reason'
+    | 'createdAt'
+  >,
 ): Call {
   // A literal, not a spread: this runs once per call, and V8 builds a spread
   // object field by field through a slow path.

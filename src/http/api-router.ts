@@ -130,7 +130,9 @@ export function apiRouter(s: Services): Router {
     res.json({ assistants: (await Promise.all(list.map((a) => s.assistants.withNumbers(a)))).map(assistantJson) } satisfies Body<typeof AssistantList>);
   });
   r.get('/assistants/:assistantId', async (req, res) => {
-    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(principal(res), req.params.assistantId))) } satisfies Body<typeof AssistantResponse>);
+    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(principal(res), req.params.assistantId))) } satisfies Body<
+      typeof AssistantResponse
+    >);
   });
   r.patch('/assistants/:assistantId', async (req, res) => {
     const patch = parse(assistantPatch, body(req.body));
@@ -145,7 +147,9 @@ export function apiRouter(s: Services): Router {
     const p = principal(res);
     const input = parse(assignBody, body(req.body));
     await s.assignment.assign(p, req.params.assistantId, input.accountSlug, input.phoneNumberIds);
-    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(p, req.params.assistantId))) } satisfies Body<typeof AssistantResponse>);
+    res.json({ assistant: assistantJson(await s.assistants.withNumbers(await s.assistants.get(p, req.params.assistantId))) } satisfies Body<
+      typeof AssistantResponse
+    >);
   });
 
   // ---------------------------------------------------------- phone numbers
@@ -160,19 +164,29 @@ export function apiRouter(s: Services): Router {
     // caller would otherwise take unfiltered results for filtered ones.
     const misplaced =
       numberType === 'local'
-        ? (['prefix'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to toll-free numbers only (numberType "toll-free"); use areaCode, state or city for local numbers`)
-        : (['areaCode', 'state', 'city'] as const).filter((k) => f[k] !== undefined).map((k) => `filters.${k}: applies to local numbers only; use prefix (e.g. "800") for toll-free numbers`);
+        ? (['prefix'] as const)
+            .filter((k) => f[k] !== undefined)
+            .map((k) => `filters.${k}: applies to toll-free numbers only (numberType "toll-free"); use areaCode, state or city for local numbers`)
+        : (['areaCode', 'state', 'city'] as const)
+            .filter((k) => f[k] !== undefined)
+            .map((k) => `filters.${k}: applies to local numbers only; use prefix (e.g. "800") for toll-free numbers`);
     if (misplaced.length) throw new AppError('INVALID_REQUEST', misplaced.join('; '));
     const provider = s.purchases.offered(input.provider);
     // And what this provider cannot filter on is refused the same way.
     const caps = provider.capabilities();
     if (!caps.countries.includes(f.countryCode)) {
-      throw new AppError('UNSUPPORTED_COUNTRY', `filters.countryCode: the ${provider.name} provider does not sell numbers in ${f.countryCode}; it sells ${caps.countries.join(', ')}.`);
+      throw new AppError(
+        'UNSUPPORTED_COUNTRY',
+        `filters.countryCode: the ${provider.name} provider does not sell numbers in ${f.countryCode}; it sells ${caps.countries.join(', ')}.`,
+      );
     }
     const given = { areaCode: f.areaCode, state: f.state, city: f.city, prefix: f.prefix };
     const unsupported = (Object.entries(given) as Array<[SearchFilterName, string | undefined]>)
       .filter(([k, v]) => v !== undefined && !caps.filters[numberType].includes(k))
-      .map(([k]) => `filters.${k}: the ${provider.name} provider cannot filter ${numberType} numbers by it; use ${caps.filters[numberType].join(', ') || 'no filter'}`);
+      .map(
+        ([k]) =>
+          `filters.${k}: the ${provider.name} provider cannot filter ${numberType} numbers by it; use ${caps.filters[numberType].join(', ') || 'no filter'}`,
+      );
     if (unsupported.length) throw new AppError('INVALID_REQUEST', unsupported.join('; '));
     const numbers = await s.numbers.search(provider.name, {
       countryCode: f.countryCode,
@@ -190,7 +204,11 @@ export function apiRouter(s: Services): Router {
   r.post('/phone-numbers/purchase', async (req, res) => {
     const p = principal(res);
     const input = parse(purchaseBody, body(req.body));
-    const result = await s.purchases.purchase(p, { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId), provider: input.provider }, idempotencyKey(req));
+    const result = await s.purchases.purchase(
+      p,
+      { phoneNumber: input.phoneNumber, teamId: teamIdFor(p, input.teamId), provider: input.provider },
+      idempotencyKey(req),
+    );
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     res.status(201).json({ phoneNumber: phoneNumberJson(result.number) } satisfies Body<typeof PhoneNumberResponse>);
   });

@@ -88,7 +88,12 @@ export function createCarrierHandler(d: CarrierHandlerDeps) {
       }
       const action = route[1];
       if (!carrier.configured && !d.insecureWebhooks) {
-        return refuseUnread(new AppError('UNAVAILABLE', `${carrier.keyVariable} is not set, so ${carrier.title} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`));
+        return refuseUnread(
+          new AppError(
+            'UNAVAILABLE',
+            `${carrier.keyVariable} is not set, so ${carrier.title} webhooks cannot be verified and are refused. Set it (or SWITCHBOARD_INSECURE_WEBHOOKS=1 for local experiments).`,
+          ),
+        );
       }
       // No signature header, no body read: an unsigned flood costs a header
       // check, and spends the sender's failure budget like a bad signature.

@@ -103,11 +103,17 @@ export function serveConsole({ dir = CONSOLE_DIR }: ConsoleOptions = {}): Reques
     if (!known && !(req.get('accept') ?? '').includes('text/html')) return next();
     const html = readIndex();
     if (!html) {
-      res.status(known ? 503 : 404).type('text/plain').setHeader('Cache-Control', 'no-store');
+      res
+        .status(known ? 503 : 404)
+        .type('text/plain')
+        .setHeader('Cache-Control', 'no-store');
       res.send('The web console is not built. Run `npm run build` (npm start does it), then reload.\n');
       return;
     }
-    res.status(known ? 200 : 404).type('html').setHeader('Cache-Control', 'no-cache');
+    res
+      .status(known ? 200 : 404)
+      .type('html')
+      .setHeader('Cache-Control', 'no-cache');
     res.send(html);
   };
 }

@@ -1,8 +1,7 @@
 /** Opaque keyset cursors: base64url of "createdAt:id". */
 import { AppError } from '../errors.js';
 
-export const encodeCursor = (row: { createdAt: number; id: string }): string =>
-  Buffer.from(`${row.createdAt}:${row.id}`).toString('base64url');
+export const encodeCursor = (row: { createdAt: number; id: string }): string => Buffer.from(`${row.createdAt}:${row.id}`).toString('base64url');
 
 export function decodeCursor(cursor: string): { createdAt: number; id: string } {
   const raw = Buffer.from(cursor, 'base64url').toString('utf8');

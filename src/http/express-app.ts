@@ -67,7 +67,17 @@ export function createExpressApp(d: ExpressDeps): express.Express {
     const path = req.path; // before routers rewrite it relative to their mount point
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      d.log.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 100) / 100, team: (res.locals.principal as { teamId?: string } | undefined)?.teamId }, 'request');
+      d.log.info(
+        {
+          reqId,
+          method: req.method,
+          path,
+          status: res.statusCode,
+          ms: Math.round(ms * 100) / 100,
+          team: (res.locals.principal as { teamId?: string } | undefined)?.teamId,
+        },
+        'request',
+      );
     });
     next();
   });

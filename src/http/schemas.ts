@@ -131,7 +131,12 @@ export const searchBody = request(
         state: z.string({ message: 'must be a string' }).max(100, 'is too long').optional().describe('Local numbers only; case-insensitive.'),
         city: z.string({ message: 'must be a string' }).max(100, 'is too long').optional().describe('Local numbers only; case-insensitive.'),
         prefix: digits('toll-free prefix').optional().describe('Toll-free numbers only, e.g. "800".'),
-        limit: z.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').optional().describe('At most 20 results are returned; a larger limit is clamped to 20.'),
+        limit: z
+          .number({ message: 'must be a number' })
+          .int('must be a whole number')
+          .min(1, 'must be at least 1')
+          .optional()
+          .describe('At most 20 results are returned; a larger limit is clamped to 20.'),
       },
       // Only for a missing or non-object `filters`: an unknown key inside it keeps zod's message, which names the key.
       { error: (iss) => (iss.code === 'invalid_type' ? 'is required and must be an object' : undefined) },
@@ -163,7 +168,11 @@ export const callerIdBody = request(
   'CallerIdRequest',
   z.strictObject({
     assistantId: id,
-    to: z.string({ message: 'is required and must be a string' }).min(1).max(64).meta({ description: 'The number to be called.', examples: ['+12125550123'] }),
+    to: z
+      .string({ message: 'is required and must be a string' })
+      .min(1)
+      .max(64)
+      .meta({ description: 'The number to be called.', examples: ['+12125550123'] }),
   }),
 );
 
@@ -191,7 +200,12 @@ export const callQuery = z.object({
   assistantId: id.optional(),
   phoneNumberId: id.optional(),
   status: z.enum(CALL_STATUSES, { message: `must be one of ${CALL_STATUSES.join(', ')}` }).optional(),
-  limit: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(200, 'must be at most 200').default(50),
+  limit: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(200, 'must be at most 200')
+    .default(50),
   cursor: z.string().max(300).optional().describe('The nextCursor of the previous page.'),
 });
 
@@ -287,7 +301,9 @@ export const PhoneNumber = response(
     failureReason: z
       .string()
       .nullable()
-      .describe('Why a purchase ended in error: carrier_rejected, regulatory_requirements_not_met (Telnyx), order_failed, provisioning_timeout, order_lost, order_not_placed, or provider_<kind> when the provider refused the order (provider_unavailable, provider_regulatory, ...).'),
+      .describe(
+        'Why a purchase ended in error: carrier_rejected, regulatory_requirements_not_met (Telnyx), order_failed, provisioning_timeout, order_lost, order_not_placed, or provider_<kind> when the provider refused the order (provider_unavailable, provider_regulatory, ...).',
+      ),
   }),
 );
 
@@ -308,13 +324,22 @@ export const Call = response(
     phoneNumberId: z.string().nullable(),
     assistantId: z.string().nullable(),
     status: z.enum(CALL_STATUSES),
-    reason: z.string().nullable().describe(`Why a call was rejected: ${REJECT_REASONS.join(', ')}.`),
-    carrierStatus: z.string().nullable().describe(`Where the call stands at its carrier: ${CALL_PROGRESS.join(', ')}.`),
+    reason: z
+      .string()
+      .nullable()
+      .describe(`Why a call was rejected: ${REJECT_REASONS.join(', ')}.`),
+    carrierStatus: z
+      .string()
+      .nullable()
+      .describe(`Where the call stands at its carrier: ${CALL_PROGRESS.join(', ')}.`),
     createdAt: time,
     answeredAt: timeOrNull,
     endedAt: timeOrNull,
     durationSec: z.int().nullable(),
-    endReason: z.string().nullable().describe(`How the media bridge ended: ${END_REASONS.join(', ')}.`),
+    endReason: z
+      .string()
+      .nullable()
+      .describe(`How the media bridge ended: ${END_REASONS.join(', ')}.`),
   }),
 );
 
@@ -411,5 +436,9 @@ export const CallerId = response(
 export const Health = response('Health', z.object({ status: z.literal('ok') }));
 export const Readiness = response(
   'Readiness',
-  z.object({ status: z.enum(['ready', 'not-ready']), database: z.enum(['ok', 'down']), lifecycle: z.enum(['running', 'draining', 'stopped'] as const satisfies readonly LifecycleState[]) }),
+  z.object({
+    status: z.enum(['ready', 'not-ready']),
+    database: z.enum(['ok', 'down']),
+    lifecycle: z.enum(['running', 'draining', 'stopped'] as const satisfies readonly LifecycleState[]),
+  }),
 );

@@ -165,7 +165,10 @@ export class CallBridge implements LiveCall {
     a.on('message', this.guard(this.onAssistantMessage));
     a.on('close', this.guard(this.onAssistantClose));
     // Refused, DNS failure, handshake timeout, non-101 answer: all arrive here before 'open'.
-    a.on('error', this.guard((err: Error) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error'))));
+    a.on(
+      'error',
+      this.guard((err: Error) => (this.state === 'connecting' ? this.unreachable(err) : this.end('assistant_error'))),
+    );
     a.on('pong', () => (this.assistantAlive = true));
     const every = this.o.pingIntervalMs ?? 15_000;
     this.pingTimer = setInterval(this.guard(this.heartbeat), every);

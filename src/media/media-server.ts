@@ -72,7 +72,11 @@ export class MediaServer {
   attach(server: Server): void {
     server.on(
       'upgrade',
-      this.d.faults.guard('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head), (_req, socket) => socket.destroy()),
+      this.d.faults.guard(
+        'upgrade',
+        (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head),
+        (_req, socket) => socket.destroy(),
+      ),
     );
   }
 
@@ -135,7 +139,10 @@ export class MediaServer {
       clearTimeout(timer);
       close(ws, why);
     };
-    ws.on('message', this.d.faults.guard('media', onMessage, () => stop('internal_error')));
+    ws.on(
+      'message',
+      this.d.faults.guard('media', onMessage, () => stop('internal_error')),
+    );
     ws.on('close', () => clearTimeout(timer));
   }
 
@@ -154,7 +161,15 @@ export class MediaServer {
       .finally(() => ws.off('message', onFrame));
   }
 
-  private async bridge(ws: WebSocket, socket: Duplex, carrier: Carrier, callId: unknown, token: unknown, initial: Frame[], carrierCallId: unknown): Promise<void> {
+  private async bridge(
+    ws: WebSocket,
+    socket: Duplex,
+    carrier: Carrier,
+    callId: unknown,
+    token: unknown,
+    initial: Frame[],
+    carrierCallId: unknown,
+  ): Promise<void> {
     const protocol = carrier.name;
     const call = typeof callId === 'string' && callId.length <= 64 ? await this.d.calls.forMedia(callId) : undefined;
     if (!call || !call.assistantId || !call.mediaUrl || !this.d.tokens.verify(call.id, call.assistantId, token)) {

@@ -61,8 +61,7 @@ export type PlacedOrder =
   | { outcome: 'unknown'; orderId: string };
 
 export type OrderUpdate =
-  | { orderId: string; e164: string; status: 'active'; providerNumberId?: string }
-  | { orderId: string; e164: string; status: 'failed'; reason: string };
+  { orderId: string; e164: string; status: 'active'; providerNumberId?: string } | { orderId: string; e164: string; status: 'failed'; reason: string };
 
 /** A number the provider account owns (reconciliation, import). */
 export interface OwnedNumber {

@@ -39,7 +39,9 @@ export class AssignmentService {
       const found = new Map((await tx.numbers.getMany(wanted)).map((n) => [n.id, n]));
       const missing = wanted.filter((id) => found.get(id)?.teamId !== team.id);
       if (missing.length) {
-        throw new AppError('NOT_FOUND', `Phone number${missing.length > 1 ? 's' : ''} not found in team ${accountSlug}: ${missing.join(', ')}.`, { phoneNumberIds: missing });
+        throw new AppError('NOT_FOUND', `Phone number${missing.length > 1 ? 's' : ''} not found in team ${accountSlug}: ${missing.join(', ')}.`, {
+          phoneNumberIds: missing,
+        });
       }
       const inactive = wanted.map((id) => found.get(id)!).filter((n) => n.status !== 'active');
       if (inactive.length) {

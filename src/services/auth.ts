@@ -16,9 +16,7 @@ export const newToken = (kind: 'admin' | 'team'): string => `sb_${kind}_${random
 /** Why a token did not authenticate: each gets its own 401 message. */
 export type AuthFailure = { kind: 'unknown' } | { kind: 'revoked'; at: number; admin: boolean } | { kind: 'expired'; at: number };
 
-export type AuthResult =
-  | { ok: true; principal: Principal; tokenHash: string; tokenId: string }
-  | { ok: false; failure: AuthFailure };
+export type AuthResult = { ok: true; principal: Principal; tokenHash: string; tokenId: string } | { ok: false; failure: AuthFailure };
 
 /** A team holds at most this many active tokens (api.md: 409 TOKEN_LIMIT_REACHED). */
 export const MAX_TEAM_TOKENS = 25;

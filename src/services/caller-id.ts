@@ -24,7 +24,12 @@ export class CallerIdService {
    * Picks the number and records the outbound call, pinned to the assistant.
    * `carrierFor` names the carrier a provider's numbers call out through.
    */
-  async pick(p: Principal, assistantId: string, to: string, carrierFor: (provider: string) => string | undefined): Promise<{ call: Call; number: PhoneNumber }> {
+  async pick(
+    p: Principal,
+    assistantId: string,
+    to: string,
+    carrierFor: (provider: string) => string | undefined,
+  ): Promise<{ call: Call; number: PhoneNumber }> {
     const assistant = await this.assistants.get(p, assistantId);
     const parsed = parsePhone(to);
     if (!parsed || !parsed.valid) throw new AppError('INVALID_PHONE_NUMBER', `to: "${to}" is not a valid phone number; write it in E.164, e.g. +14155550100.`);
@@ -38,11 +43,13 @@ export class CallerIdService {
         throw new AppError('NO_CALLER_ID', `Assistant ${assistant.id} has no active number to call from; assign one first.`);
       }
       const score = (n: PhoneNumber) =>
-        (n.countryCode === parsed.country ? 2 : 0) + (n.numberType === 'local' && n.countryCode === parsed.country && toNational.startsWith(n.areaCode) ? 1 : 0);
+        (n.countryCode === parsed.country ? 2 : 0) +
+        (n.numberType === 'local' && n.countryCode === parsed.country && toNational.startsWith(n.areaCode) ? 1 : 0);
       candidates.sort((a, b) => score(b) - score(a) || (a.lastUsedAt ?? -1) - (b.lastUsedAt ?? -1) || (a.id < b.id ? -1 : 1));
       const number = candidates[0]!;
       const carrier = carrierFor(number.provider);
-      if (!carrier) throw new AppError('NO_CALLER_ID', `Number ${number.e164} comes from provider ${number.provider}, which no carrier here calls out through.`);
+      if (!carrier)
+        throw new AppError('NO_CALLER_ID', `Number ${number.e164} comes from provider ${number.provider}, which no carrier here calls out through.`);
       // Strictly increasing use stamps keep "least recently used" exact even
       // when several calls start within one millisecond.
       const lastUsed = Math.max(now, ...candidates.map((c) => (c.lastUsedAt ?? 0) + 1));

@@ -69,7 +69,8 @@ const DRIVERS: Driver[] = [
     connectAction: (t, sid) => twilioConnectAction(t, { CallSid: sid, CallStatus: 'in-progress' }),
     opening: (callId, token, sid) => [CONNECTED, twilioStart(callId, token, sid)],
     media: mediaFrame,
-    stop: (seq, sid) => JSON.stringify({ event: 'stop', sequenceNumber: String(seq), streamSid: STREAM_SID, stop: { accountSid: 'AC' + '2'.repeat(32), callSid: sid } }),
+    stop: (seq, sid) =>
+      JSON.stringify({ event: 'stop', sequenceNumber: String(seq), streamSid: STREAM_SID, stop: { accountSid: 'AC' + '2'.repeat(32), callSid: sid } }),
     streamSid: STREAM_SID,
     sendsStreamSid: true,
   },

@@ -180,7 +180,11 @@ describe('hostile frames are dropped and counted; the session goes on', () => {
 
   it('an error event is counted apart, not forwarded', () => {
     const h = harness();
-    h.send(telnyxStart('c', 't'), JSON.stringify({ event: 'error', stream_id: TELNYX_STREAM_ID, payload: { code: 100002, title: 'Unknown error', detail: 'x' } }), telnyxMediaFrame(2));
+    h.send(
+      telnyxStart('c', 't'),
+      JSON.stringify({ event: 'error', stream_id: TELNYX_STREAM_ID, payload: { code: 100002, title: 'Unknown error', detail: 'x' } }),
+      telnyxMediaFrame(2),
+    );
     expect(h.seqs()).toEqual([1, 2]);
     expect(h.stats).toMatchObject({ carrierErrors: 1, badFrames: 0 });
   });
@@ -206,7 +210,12 @@ describe('the stream opening', () => {
   it('waits through connected and early frames, reads the call from custom_parameters', () => {
     expect(dialect.readStart!(Buffer.from(TELNYX_CONNECTED), false, 0)).toEqual({ kind: 'wait' });
     expect(dialect.readStart!(Buffer.from(telnyxMediaFrame(2)), false, 1)).toEqual({ kind: 'wait' });
-    expect(dialect.readStart!(Buffer.from(telnyxStart('call-9', 'tok', 'v3:x')), false, 2)).toEqual({ kind: 'start', callId: 'call-9', token: 'tok', carrierCallId: 'v3:x' });
+    expect(dialect.readStart!(Buffer.from(telnyxStart('call-9', 'tok', 'v3:x')), false, 2)).toEqual({
+      kind: 'start',
+      callId: 'call-9',
+      token: 'tok',
+      carrierCallId: 'v3:x',
+    });
   });
   it('refuses what is not its protocol', () => {
     expect(dialect.readStart!(Buffer.from('hello'), false, 0)).toEqual({ kind: 'refuse', reason: 'protocol_violation' });

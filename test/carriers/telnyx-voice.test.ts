@@ -103,16 +103,26 @@ describe('Telnyx voice webhooks', () => {
 
   it('number order events: unsigned or forged get 403; signed ones are received (204) even when no provider wants them', async () => {
     const event = JSON.stringify({ data: { event_type: 'number_order.complete', id: 'e1', payload: { id: 'order-1', status: 'success', phone_numbers: [] } } });
-    const post = (headers: Record<string, string>) => t.api.post('/carriers/telnyx/events').set({ 'Content-Type': 'application/json', ...headers }).send(event);
+    const post = (headers: Record<string, string>) =>
+      t.api
+        .post('/carriers/telnyx/events')
+        .set({ 'Content-Type': 'application/json', ...headers })
+        .send(event);
     await refused(await post({}), /telnyx-signature-ed25519/);
     const other = generateKeyPairSync('ed25519');
     const ts = String(Math.floor(t.clock.now() / 1000));
-    await refused(await post({ 'telnyx-signature-ed25519': sign(null, Buffer.from(`${ts}|${event}`), other.privateKey).toString('base64'), 'telnyx-timestamp': ts }), /signature mismatch/);
+    await refused(
+      await post({ 'telnyx-signature-ed25519': sign(null, Buffer.from(`${ts}|${event}`), other.privateKey).toString('base64'), 'telnyx-timestamp': ts }),
+      /signature mismatch/,
+    );
     // This gateway has no Telnyx provider configured: received and ignored.
     const ok = await post(telnyxHeaders(event, t.clock.now()));
     expect(ok.status).toBe(204);
     expect(t.logs).toContainEqual(expect.objectContaining({ path: '/carriers/telnyx/events', event: 'ignored' }));
-    const bad = await t.api.post('/carriers/telnyx/events').set({ 'Content-Type': 'application/json', ...telnyxHeaders('{not json', t.clock.now()) }).send('{not json');
+    const bad = await t.api
+      .post('/carriers/telnyx/events')
+      .set({ 'Content-Type': 'application/json', ...telnyxHeaders('{not json', t.clock.now()) })
+      .send('{not json');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_JSON');
   });

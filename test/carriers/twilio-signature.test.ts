@@ -5,8 +5,7 @@ import { alternatePortUrl, twilioSignature, validateTwilioForm, validateTwilioJs
 
 const TOKEN = '12345';
 const URL_ = 'https://mycompany.com/myapp.php?foo=1&bar=2';
-const form = (o: Record<string, string | string[]>): FormParams =>
-  new Map(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+const form = (o: Record<string, string | string[]>): FormParams => new Map(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
 const PARAMS = form({ CallSid: 'CA1234567890ABCDE', Caller: '+14158675309', Digits: '1234', From: '+14158675309', To: '+18005551212' });
 
 describe('X-Twilio-Signature known-answer vectors (carriers.md)', () => {

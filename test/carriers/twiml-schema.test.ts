@@ -45,7 +45,9 @@ describe('what the gateway renders', () => {
 
   it('the answers of a running gateway are the documented shapes', () => {
     const byName = Object.fromEntries(rendered.map((s) => [s.name, s.xml]));
-    expect(byName['Twilio voice webhook, routed']).toMatch(/<Connect action="[^"]+"><Stream url="wss:\/\/[^"]+"><Parameter name="callId" value="[^"]+"\/><Parameter name="token" value="[^"]+"\/><\/Stream><\/Connect>/);
+    expect(byName['Twilio voice webhook, routed']).toMatch(
+      /<Connect action="[^"]+"><Stream url="wss:\/\/[^"]+"><Parameter name="callId" value="[^"]+"\/><Parameter name="token" value="[^"]+"\/><\/Stream><\/Connect>/,
+    );
     expect(byName['POST /api/outbound/caller-id twiml']).toMatch(/<Connect action="[^"]+"><Stream url="wss:\/\/[^"]+">/);
     expect(byName['Twilio voice webhook, rejected']).toContain('<Reject reason="rejected"/>');
     expect(byName['connect-action after a stream']).toMatch(/<Response><Hangup\/><\/Response>$/);
@@ -62,7 +64,11 @@ describe('what the gateway renders', () => {
   });
 
   it('awkward parameter names and values reach an XML parser exactly as given', async () => {
-    const xml = connectMarkup({ actionUrl: 'https://gw.example.com/a?x=1&y=2', streamUrl: 'wss://gw.example.com/media/twilio', params: { ...AWKWARD_PARAMS, lines: 'line1\nline2\tend\r' } });
+    const xml = connectMarkup({
+      actionUrl: 'https://gw.example.com/a?x=1&y=2',
+      streamUrl: 'wss://gw.example.com/media/twilio',
+      params: { ...AWKWARD_PARAMS, lines: 'line1\nline2\tend\r' },
+    });
     expect((await validateTwiml(xml)).valid).toBe(true);
     const read = await attributesOf(xml, 'Parameter');
     // Line breaks and tabs too: escaped as character references, they are not normalised to spaces.

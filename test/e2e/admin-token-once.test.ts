@@ -31,7 +31,10 @@ describe('the one-time admin token and a port that is taken', () => {
     } finally {
       await new Promise((r) => squatter.close(r));
     }
-    const stderrLines = failed.stderr().split('\n').filter((l) => l.trim() !== '');
+    const stderrLines = failed
+      .stderr()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(stderrLines, failed.stderr()).toHaveLength(1);
     expect(stderrLines[0]).toContain(`PORT=${port}`);
     expect(stderrLines[0]).toMatch(/in use/);
@@ -57,7 +60,10 @@ describe('the one-time admin token and a port that is taken', () => {
     // A later start without SWITCHBOARD_ADMIN_TOKEN: no new token, a line saying how to get one; the first still works.
     const third = await spawnGateway({ PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: dbPath }, { port: 'env' });
     await third.waitListening({ timeoutMs: 15_000 });
-    const hint = await third.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('SWITCHBOARD_ADMIN_TOKEN'), { timeoutMs: 5000, what: 'the how-to-get-a-token line' });
+    const hint = await third.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('SWITCHBOARD_ADMIN_TOKEN'), {
+      timeoutMs: 5000,
+      what: 'the how-to-get-a-token line',
+    });
     expect(hint.msg).toMatch(/admin token exists/i);
     expect(third.lines.some((l) => 'adminToken' in l)).toBe(false);
     expect(third.stdout()).not.toContain(adminToken);

@@ -21,11 +21,17 @@ export async function provisionRoute(p: Gateway, adminToken: string, fake: FakeA
   const bought = await api(p.base, adminToken, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164, teamId });
   expect(bought.status, bought.text).toBe(201);
   const numberId = bought.body.phoneNumber.id as string;
-  await until(async () => (await api(p.base, adminToken, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active', 'the number to be active');
+  await until(
+    async () => (await api(p.base, adminToken, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active',
+    'the number to be active',
+  );
   const asst = await api(p.base, adminToken, 'POST', '/api/assistants', { teamId, name: 'agent', mediaUrl: fake.url });
   expect(asst.status, asst.text).toBe(201);
   const assistantId = asst.body.assistant.id as string;
-  const assigned = await api(p.base, adminToken, 'PATCH', `/api/assistants/${assistantId}/telephony/phone-numbers`, { accountSlug: slug, phoneNumberIds: [numberId] });
+  const assigned = await api(p.base, adminToken, 'PATCH', `/api/assistants/${assistantId}/telephony/phone-numbers`, {
+    accountSlug: slug,
+    phoneNumberIds: [numberId],
+  });
   expect(assigned.status, assigned.text).toBe(200);
   return { teamId, e164, numberId, assistantId };
 }

@@ -77,12 +77,16 @@ interface Answer {
  */
 function request(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(base + path, { method, agent: false, headers: { ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, reqId: String(res.headers['x-request-id'] ?? '') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      base + path,
+      { method, agent: false, headers: { ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, reqId: String(res.headers['x-request-id'] ?? '') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.setTimeout(15_000, () => req.destroy(new Error(`${method} ${path}: no answer within 15 s`)));
     req.end(body);
@@ -91,7 +95,13 @@ function request(base: string, method: string, path: string, headers: Record<str
 
 /** An API request as admin on a connection of its own (a pooled one may belong to a worker just killed). */
 async function adminApi(p: Gateway, method: string, path: string, body?: unknown) {
-  const r = await request(p.base, method, path, { Authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) }, body === undefined ? undefined : JSON.stringify(body));
+  const r = await request(
+    p.base,
+    method,
+    path,
+    { Authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
   return { ...r, body: r.text ? JSON.parse(r.text) : null };
 }
 
@@ -183,13 +193,21 @@ describe('cluster mode, two workers', () => {
     } finally {
       await new Promise((r) => squatter.close(r));
     }
-    const stderr = failed.stderr().split('\n').filter((l) => l.trim() !== '');
-    expect(stderr, failed.stderr()).toEqual([`switchboard: PORT=${taken} is already in use (127.0.0.1:${taken}): stop the other process, or set PORT to a free port (PORT=0 picks one).`]);
+    const stderr = failed
+      .stderr()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    expect(stderr, failed.stderr()).toEqual([
+      `switchboard: PORT=${taken} is already in use (127.0.0.1:${taken}): stop the other process, or set PORT to a free port (PORT=0 picks one).`,
+    ]);
     expect(failed.stdout()).not.toMatch(/sb_admin_/);
     expect(failed.lines.some((l) => l.msg === 'switchboard listening')).toBe(false);
 
     // PORT=0, no admin token configured.
-    const p = await spawnGateway({ SWITCHBOARD_WORKERS: '2', PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: dbPath, TWILIO_AUTH_TOKEN: TWILIO }, { port: 'env' });
+    const p = await spawnGateway(
+      { SWITCHBOARD_WORKERS: '2', PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: dbPath, TWILIO_AUTH_TOKEN: TWILIO },
+      { port: 'env' },
+    );
     const listening = await p.waitListening({ timeoutMs: 30_000 });
     const tokenLine = await p.waitForLog((l) => typeof l.adminToken === 'string', { what: 'the admin token', timeoutMs: 5000 });
     expect(listening.port).toBeGreaterThan(0);
@@ -253,7 +271,10 @@ describe('cluster mode, two workers', () => {
     // A later start: no new token, the line saying how to get one (once), the first token still works.
     const again = await spawnGateway({ SWITCHBOARD_WORKERS: '2', PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_DB: dbPath }, { port: 'env' });
     await again.waitListening({ timeoutMs: 30_000 });
-    await again.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('An admin token exists already'), { what: 'the how-to-get-a-token line', timeoutMs: 5000 });
+    await again.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('An admin token exists already'), {
+      what: 'the how-to-get-a-token line',
+      timeoutMs: 5000,
+    });
     await sleep(300);
     expect(again.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('An admin token exists already'))).toHaveLength(1);
     expect(again.lines.some((l) => 'adminToken' in l)).toBe(false);
@@ -277,7 +298,10 @@ describe('cluster mode, two workers', () => {
     p.child.kill('SIGTERM');
     // Every worker drains; the one without calls is done at once.
     for (const w of [busy, idle.worker]) {
-      await p.waitForLog((l) => l.worker === w && typeof l.msg === 'string' && l.msg.startsWith('draining'), { what: `worker ${w} draining`, timeoutMs: 10_000 });
+      await p.waitForLog((l) => l.worker === w && typeof l.msg === 'string' && l.msg.startsWith('draining'), {
+        what: `worker ${w} draining`,
+        timeoutMs: 10_000,
+      });
     }
     await p.waitForLog((l) => l.msg === 'worker stopped' && l.workerId === idle.worker, { what: 'the idle worker to stop', timeoutMs: 10_000 });
     await until(() => !alive(idle.pid), 'the idle worker process to be gone');
@@ -354,9 +378,15 @@ describe('cluster mode, two workers', () => {
     expect(died).toMatchObject({ workerId: victim!.worker, signal: 'SIGKILL' });
     // While the replacement starts, the survivor answers everything.
     const during = await burst(20);
-    const replacement = await p.waitForLog((l) => l.msg === 'worker listening' && l.worker !== victim!.worker && l.worker !== survivor!.worker, { what: 'the replacement to listen', timeoutMs: 30_000 });
+    const replacement = await p.waitForLog((l) => l.msg === 'worker listening' && l.worker !== victim!.worker && l.worker !== survivor!.worker, {
+      what: 'the replacement to listen',
+      timeoutMs: 30_000,
+    });
     expect(replacement.port).toBe(p.port);
-    expect(during.every((w) => w === survivor!.worker || w === replacement.worker), `answered by ${during}`).toBe(true);
+    expect(
+      during.every((w) => w === survivor!.worker || w === replacement.worker),
+      `answered by ${during}`,
+    ).toBe(true);
     // Then both take calls again.
     const after = await burst(20);
     expect(new Set(after)).toEqual(new Set([survivor!.worker, replacement.worker]));
@@ -427,7 +457,8 @@ describe('cluster mode, two workers', () => {
       expect(team.status, team.text).toBe(201);
       const teamId = team.body.team.id as string;
       const buyTrial = async () => {
-        const e164 = (await adminApi(p, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', limit: 1 } })).body.numbers[0].phoneNumber as string;
+        const e164 = (await adminApi(p, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', limit: 1 } })).body.numbers[0]
+          .phoneNumber as string;
         const r = await adminApi(p, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164, teamId });
         expect(r.status, r.text).toBe(201);
         expect(r.body.phoneNumber.trial).toBe(true);
@@ -437,7 +468,8 @@ describe('cluster mode, two workers', () => {
       };
       const expireNow = (id: string) => rw.run('UPDATE phone_numbers SET expires_at = ? WHERE id = ?', Date.now() - 1000, id);
       const released = async (id: string) => (await db.sql.value('SELECT status FROM phone_numbers WHERE id = ?', id)) === 'released';
-      const expiries = async (id: string) => Number(await db.sql.value("SELECT count(*) FROM audit_events WHERE action = 'number.expire' AND phone_number_id = ?", id));
+      const expiries = async (id: string) =>
+        Number(await db.sql.value("SELECT count(*) FROM audit_events WHERE action = 'number.expire' AND phone_number_id = ?", id));
       /** The sweep lines that released something, by worker. */
       const sweeps = () => p.lines.filter((l) => l.msg === 'sweep' && l.expired > 0).map((l) => [l.worker, l.expired]);
 
@@ -455,7 +487,10 @@ describe('cluster mode, two workers', () => {
       expect(leader, `lease holder ${holder} is one of the workers`).toBeDefined();
       expect(sweeps()[0]![0]).toBe(leader!.worker);
       process.kill(leader!.pid as number, 'SIGKILL');
-      await p.waitForLog((l) => l.msg === 'worker died; replacing it' && l.workerId === leader!.worker, { what: 'the primary to see the death', timeoutMs: 10_000 });
+      await p.waitForLog((l) => l.msg === 'worker died; replacing it' && l.workerId === leader!.worker, {
+        what: 'the primary to see the death',
+        timeoutMs: 10_000,
+      });
       const second = await buyTrial();
       await expireNow(second);
       await until(() => released(second), 'the second trial to be released by another worker', 20_000);

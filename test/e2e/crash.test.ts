@@ -113,7 +113,11 @@ async function setUp(p: Gateway, round: number) {
   );
   for (const team of teams) {
     const mine = bought.filter((b) => b.team === team).map((b) => b.id);
-    await must(200, api(p.base, team.token, 'PATCH', `/api/assistants/${team.assistantIds[0]}/telephony/phone-numbers`, { accountSlug: team.slug, phoneNumberIds: mine }), 'assign');
+    await must(
+      200,
+      api(p.base, team.token, 'PATCH', `/api/assistants/${team.assistantIds[0]}/telephony/phone-numbers`, { accountSlug: team.slug, phoneNumberIds: mine }),
+      'assign',
+    );
   }
   // Dialled numbers nobody can hold: not in the inventory.
   const unknown = ['+12025550100', '+14165550199', '+19995550123'];
@@ -246,7 +250,10 @@ async function round(seed: number, index: number): Promise<RoundReport> {
   const story = async (e164s: string[]): Promise<string> => {
     const out: Row[] = [];
     for (const e164 of e164s) {
-      const numbers = await sql.all<Row>('SELECT id, status, order_id, failure_reason, created_at, updated_at FROM phone_numbers WHERE e164 = ? ORDER BY created_at', e164);
+      const numbers = await sql.all<Row>(
+        'SELECT id, status, order_id, failure_reason, created_at, updated_at FROM phone_numbers WHERE e164 = ? ORDER BY created_at',
+        e164,
+      );
       const hold = await sql.value('SELECT order_id FROM sim_inventory WHERE e164 = ?', e164);
       const orders = await sql.all<Row>('SELECT id, status, outcome, ready_at, created_at FROM sim_orders WHERE e164 = ? ORDER BY created_at', e164);
       const keys = [e164, ...numbers.map((n) => n.id as string), ...orders.map((o) => o.id as string)];
@@ -289,7 +296,10 @@ async function round(seed: number, index: number): Promise<RoundReport> {
   expect(raw.integrity, 'integrity of the killed database').toEqual([]);
   expect(raw.fk, 'foreign keys in the killed database').toEqual([]);
   checks.push('integrity(killed db)', 'foreign keys(killed db)');
-  expect(raw.missing.map((a) => a.sid), 'answered calls without a record in the killed database').toEqual([]);
+  expect(
+    raw.missing.map((a) => a.sid),
+    'answered calls without a record in the killed database',
+  ).toEqual([]);
   checks.push('answered→record(killed db)');
 
   // ------------------------------------------------------------ a second kill, during the restart
@@ -310,7 +320,10 @@ async function round(seed: number, index: number): Promise<RoundReport> {
     const again = await inspectKilled(dbPath, sql, traffic.answered);
     expect(again.integrity, 'integrity after the second kill').toEqual([]);
     expect(again.fk, 'foreign keys after the second kill').toEqual([]);
-    expect(again.missing.map((a) => a.sid), 'answered calls without a record after the second kill').toEqual([]);
+    expect(
+      again.missing.map((a) => a.sid),
+      'answered calls without a record after the second kill',
+    ).toEqual([]);
     checks.push('integrity+records(second kill)');
   }
 
@@ -440,12 +453,17 @@ async function round(seed: number, index: number): Promise<RoundReport> {
       const tw = parseTwiml(v.text);
       const rec = (await bySid(sid))[0];
       expect(rec, `record of the post-restart call to ${e164}`).toBeDefined();
-      const expected =
-        !n ? 'no_route'
-        : n.status === 'active' ? (n.assistant_id ? 'connect' : 'unassigned')
-        : n.status === 'suspended' ? 'suspended'
-        : n.status === 'released' ? 'released'
-        : 'not_active';
+      const expected = !n
+        ? 'no_route'
+        : n.status === 'active'
+          ? n.assistant_id
+            ? 'connect'
+            : 'unassigned'
+          : n.status === 'suspended'
+            ? 'suspended'
+            : n.status === 'released'
+              ? 'released'
+              : 'not_active';
       if (expected === 'connect') {
         expect(tw.callId, `${e164} is active on assistant ${n!.assistant_id}: ${v.text}`).toBe(rec!.id);
         expect(rec!.assistant_id, `the call to ${e164} is pinned to the assistant in the database`).toBe(n!.assistant_id);
@@ -464,9 +482,11 @@ async function round(seed: number, index: number): Promise<RoundReport> {
     };
     // Four webhooks at a time: each is its own call, checked against the row it dialled.
     const dial = [...pool, ...unknown];
-    await Promise.all([0, 1, 2, 3].map(async (w) => {
-      for (let i = w; i < dial.length; i += 4) await checkOne(dial[i]!);
-    }));
+    await Promise.all(
+      [0, 1, 2, 3].map(async (w) => {
+        for (let i = w; i < dial.length; i += 4) await checkOne(dial[i]!);
+      }),
+    );
     checks.push(`routing=db(${routed} numbers, ${mediaChecked} bridged)`);
 
     // A client retries its keyed purchases after the restart: a 201 that arrived is replayed
@@ -492,9 +512,7 @@ async function round(seed: number, index: number): Promise<RoundReport> {
       const held = await heldBy(t.id);
       expect(held, `${t.slug} holds more than its plan allows after the retries`).toBeLessThanOrEqual(PLAN_LIMITS[t.plan]);
     }
-    expect(
-      await sql.all("SELECT e164 FROM phone_numbers WHERE status IN ('purchasing','active','suspended') GROUP BY e164 HAVING count(*) > 1"),
-    ).toEqual([]);
+    expect(await sql.all("SELECT e164 FROM phone_numbers WHERE status IN ('purchasing','active','suspended') GROUP BY e164 HAVING count(*) > 1")).toEqual([]);
     checks.push(`idempotent retries(${retried})`);
   } finally {
     await sql.close();
@@ -558,7 +576,13 @@ describe('crash safety: SIGKILL under mixed traffic, restart on the same databas
     // should, or the invariants above were checked on nothing. (Needs 3 rounds: not for a replay of one seed.)
     if (reports.length < 3) return;
     const summary = JSON.stringify(reports.map((r) => ({ answered: r.answered, purchasingAtKill: r.purchasingAtKill })));
-    expect(reports.reduce((n, r) => n + r.answered, 0), summary).toBeGreaterThan(0);
-    expect(reports.some((r) => r.purchasingAtKill > 0), summary).toBe(true);
+    expect(
+      reports.reduce((n, r) => n + r.answered, 0),
+      summary,
+    ).toBeGreaterThan(0);
+    expect(
+      reports.some((r) => r.purchasingAtKill > 0),
+      summary,
+    ).toBe(true);
   });
 });

@@ -105,7 +105,10 @@ describe('SIGTERM drain, the real process', () => {
     expect(exit!.at - hungUp).toBeLessThan(3000);
 
     const draining = p.lines.filter(isDraining);
-    expect(draining.some((l) => l.liveCalls === 1), JSON.stringify(draining)).toBe(true);
+    expect(
+      draining.some((l) => l.liveCalls === 1),
+      JSON.stringify(draining),
+    ).toBe(true);
     // Nothing was cut off: no call closed by the drain timer.
     expect(p.lines.some((l) => typeof l.closedLive === 'number' && l.closedLive > 0)).toBe(false);
   });

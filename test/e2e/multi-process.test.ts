@@ -96,7 +96,15 @@ describe('two gateway processes on one database', () => {
   it('start together on a new database: both come up, one migrates and loads the inventory, one admin token and one server secret', async () => {
     const inventoryRows = readdirSync(join(ROOT, 'fixtures', 'inventory'))
       .filter((f) => f.endsWith('.csv'))
-      .reduce((n, f) => n + readFileSync(join(ROOT, 'fixtures', 'inventory', f), 'utf8').split('\n').filter((l) => l.length > 0).length - 1, 0);
+      .reduce(
+        (n, f) =>
+          n +
+          readFileSync(join(ROOT, 'fixtures', 'inventory', f), 'utf8')
+            .split('\n')
+            .filter((l) => l.length > 0).length -
+          1,
+        0,
+      );
     expect(inventoryRows).toBeGreaterThan(1000);
     // Several rounds: the race between the two start-ups lands differently each time.
     for (let round = 0; round < 2; round++) {
@@ -185,7 +193,10 @@ describe('two gateway processes on one database', () => {
       current = next;
       const callId = await connected(caller, e164, `alternation ${i}: call at ${caller.name} right after the PATCH at ${writer.name}`);
       const got = (await readCall(procs[i % 3 === 0 ? 0 : 1], callId)).assistantId;
-      if (got !== ids[current]) misroutes.push(`alternation ${i}: PATCH at ${writer.name} to ${current}, call at ${caller.name} went to ${got === ids.A ? 'A' : got === ids.B ? 'B' : got}`);
+      if (got !== ids[current])
+        misroutes.push(
+          `alternation ${i}: PATCH at ${writer.name} to ${current}, call at ${caller.name} went to ${got === ids.A ? 'A' : got === ids.B ? 'B' : got}`,
+        );
     }
     expect(misroutes).toEqual([]);
     // The warm calls were served from memory: both caches really were warm.

@@ -9,7 +9,10 @@ gatewayHooks();
 describe('SWITCHBOARD_DB=postgres://... that does not answer', () => {
   it('exits 1 with one line naming the variable, the password masked', async () => {
     const port = await freePort();
-    const p = await spawnGateway({ SWITCHBOARD_DB: `postgres://sb:very-secret-pw@127.0.0.1:${port}/switchboard`, SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_unreachable_012345' });
+    const p = await spawnGateway({
+      SWITCHBOARD_DB: `postgres://sb:very-secret-pw@127.0.0.1:${port}/switchboard`,
+      SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_unreachable_012345',
+    });
     const exit = await p.exitWithin(20_000);
     expect(exit, 'the process should exit by itself').not.toBeNull();
     expect(exit!.code).toBe(1);
@@ -22,7 +25,11 @@ describe('SWITCHBOARD_DB=postgres://... that does not answer', () => {
 
   it('in cluster mode too: one line (not one per worker), exit 1', async () => {
     const port = await freePort();
-    const p = await spawnGateway({ SWITCHBOARD_WORKERS: '2', SWITCHBOARD_DB: `postgres://sb:very-secret-pw@127.0.0.1:${port}/switchboard`, SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_unreachable_012345' });
+    const p = await spawnGateway({
+      SWITCHBOARD_WORKERS: '2',
+      SWITCHBOARD_DB: `postgres://sb:very-secret-pw@127.0.0.1:${port}/switchboard`,
+      SWITCHBOARD_ADMIN_TOKEN: 'sb_admin_unreachable_012345',
+    });
     const exit = await p.exitWithin(20_000);
     expect(exit, 'the primary should exit by itself').not.toBeNull();
     expect(exit!.code).toBe(1);

@@ -47,7 +47,11 @@ describe('kill -9 while a Twilio purchase is in flight', () => {
     // Twilio buys the number, and its answer dies on the way back.
     fake.fault({ method: 'POST', path: /IncomingPhoneNumbers\.json$/, action: { kind: 'hang-after' } });
     const inFlight = api(p.base, token, 'POST', '/api/phone-numbers/purchase', { teamId, phoneNumber: e164, provider: 'twilio' }).catch(() => null);
-    await until(() => fake.purchases().length === 1 || fake.requests.some((r) => r.method === 'POST' && r.fate === 'hung'), 'the purchase to reach Twilio', 10_000);
+    await until(
+      () => fake.purchases().length === 1 || fake.requests.some((r) => r.method === 'POST' && r.fate === 'hung'),
+      'the purchase to reach Twilio',
+      10_000,
+    );
     expect(fake.ownedBy(e164)).toBeDefined();
     p.child.kill('SIGKILL');
     await p.exited;
@@ -75,7 +79,11 @@ describe('kill -9 while a Twilio purchase is in flight', () => {
     const other = found.body.numbers[1].phoneNumber as string;
     const again = await api(p.base, token, 'POST', '/api/phone-numbers/purchase', { teamId, phoneNumber: other, provider: 'twilio' });
     expect(again.status, again.text).toBe(201);
-    await until(async () => (await api(p.base, token, 'GET', `/api/phone-numbers/${again.body.phoneNumber.id}`)).body.phoneNumber.status === 'active', 'the second purchase', 10_000);
+    await until(
+      async () => (await api(p.base, token, 'GET', `/api/phone-numbers/${again.body.phoneNumber.id}`)).body.phoneNumber.status === 'active',
+      'the second purchase',
+      10_000,
+    );
     expect(fake.ownedBy(other)).toBeDefined();
     await p.stop();
   }, 80_000);
@@ -115,7 +123,11 @@ describe('kill -9 while a Telnyx order is pending', () => {
     fake.holdOrders = true;
     const bought = await api(p.base, token, 'POST', '/api/phone-numbers/purchase', { teamId: team.team.id, phoneNumber: e164, provider: 'telnyx' });
     expect(bought.status, bought.text).toBe(201);
-    await until(async () => (await api(p.base, token, 'GET', `/api/phone-numbers/${bought.body.phoneNumber.id}`)).body.phoneNumber.status === 'purchasing', 'the order to be placed', 5000);
+    await until(
+      async () => (await api(p.base, token, 'GET', `/api/phone-numbers/${bought.body.phoneNumber.id}`)).body.phoneNumber.status === 'purchasing',
+      'the order to be placed',
+      5000,
+    );
     expect(fake.orders.size).toBe(1);
     p.child.kill('SIGKILL');
     await p.exited;

@@ -49,10 +49,7 @@ afterAll(async () => {
 describe('rolling restart: two processes on one database, one drains while the other takes the calls', () => {
   it('SIGTERM on process 1: its live calls finish, new calls fail over to process 2, process 1 exits 0, no record lost', async () => {
     const { target, sql } = await e2eDb('switchboard-rolling-');
-    const [p1, p2] = await Promise.all([
-      startGateway('process 1', target, { SWITCHBOARD_DRAIN_MS: '15000' }),
-      startGateway('process 2', target),
-    ]);
+    const [p1, p2] = await Promise.all([startGateway('process 1', target, { SWITCHBOARD_DRAIN_MS: '15000' }), startGateway('process 2', target)]);
     const fake = await fakeAssistant({ echo: true });
     fakes.push(fake);
 
@@ -134,7 +131,10 @@ describe('rolling restart: two processes on one database, one drains while the o
     const exit = await p1.exitWithin(5000);
     expect(exit, 'process 1 should exit soon after its last call ends').not.toBeNull();
     expect(exit).toMatchObject({ code: 0, signal: null });
-    expect(p1.lines.some((l) => typeof l.closedLive === 'number' && l.closedLive > 0), 'no call was cut off by the drain timer').toBe(false);
+    expect(
+      p1.lines.some((l) => typeof l.closedLive === 'number' && l.closedLive > 0),
+      'no call was cut off by the drain timer',
+    ).toBe(false);
     expect(p1.lines.filter(isDraining).some((l) => l.liveCalls === 3)).toBe(true);
 
     // Process 2 goes on alone.
@@ -155,6 +155,8 @@ describe('rolling restart: two processes on one database, one drains while the o
     for (const sid of answered) if ((await count("SELECT count(*) FROM calls WHERE carrier = 'twilio' AND carrier_call_id = ?", sid)) !== 1) missing.push(sid);
     expect(missing).toEqual([]);
     expect(await count('SELECT count(*) FROM calls')).toBe(answered.size);
-    expect(await count("SELECT count(*) FROM calls WHERE status = 'completed' AND end_reason = 'carrier_hangup' AND answered_at IS NOT NULL")).toBe(live.length + 1);
+    expect(await count("SELECT count(*) FROM calls WHERE status = 'completed' AND end_reason = 'carrier_hangup' AND answered_at IS NOT NULL")).toBe(
+      live.length + 1,
+    );
   }, 40_000);
 });

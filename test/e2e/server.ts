@@ -274,7 +274,10 @@ export async function spawnGateway(env: Record<string, string>, o: SpawnOptions 
       for (;;) {
         const line = lines.find(match);
         if (line) return line;
-        if (dead) throw new Error(`${name} exited before ${what} (${child.signalCode ? `killed by ${child.signalCode}` : `exit code ${child.exitCode}`}).\n${output()}`);
+        if (dead)
+          throw new Error(
+            `${name} exited before ${what} (${child.signalCode ? `killed by ${child.signalCode}` : `exit code ${child.exitCode}`}).\n${output()}`,
+          );
         if (Date.now() > end) {
           if (killOnTimeout) child.kill('SIGKILL');
           throw new Error(`${o.name ? `${o.name}: ` : ''}timed out waiting for ${what}.\n${output()}`);

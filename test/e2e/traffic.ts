@@ -178,9 +178,18 @@ export async function runTraffic(ctx: TrafficCtx, stopped: () => boolean): Promi
   let keys = 0;
   const buy = async (team: TeamCtx, e164: string): Promise<number> => {
     // Half the purchases carry an Idempotency-Key: the test retries them after the restart.
-    const keyed = rng.chance(0.5) ? { key: `crash-${rng.int(0, 1e9)}-${++keys}`, teamId: team.id, e164, status: null as number | null, id: null as string | null } : null;
+    const keyed = rng.chance(0.5)
+      ? { key: `crash-${rng.int(0, 1e9)}-${++keys}`, teamId: team.id, e164, status: null as number | null, id: null as string | null }
+      : null;
     if (keyed) log.keyed.push(keyed);
-    const r = await api(ctx.base, team.token, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164, teamId: team.id }, keyed ? { 'Idempotency-Key': keyed.key } : {});
+    const r = await api(
+      ctx.base,
+      team.token,
+      'POST',
+      '/api/phone-numbers/purchase',
+      { phoneNumber: e164, teamId: team.id },
+      keyed ? { 'Idempotency-Key': keyed.key } : {},
+    );
     if (keyed) {
       keyed.status = r.status;
       keyed.id = r.status === 201 ? r.body.phoneNumber.id : null;

@@ -100,8 +100,7 @@ export function formEncode(params: Params): string {
 }
 
 /** X-Twilio-Signature as the official package computes it. */
-export const twilioSignature = (authToken: string, url: string, params: Params): string =>
-  twilio.getExpectedTwilioSignature(authToken, url, params);
+export const twilioSignature = (authToken: string, url: string, params: Params): string => twilio.getExpectedTwilioSignature(authToken, url, params);
 
 export interface TwilioOpts {
   /** Key to sign with; null sends no signature header. */
@@ -197,8 +196,7 @@ export interface Twiml {
   hangup: boolean;
 }
 
-const unescape = (s: string) =>
-  s.replace(/&(amp|lt|gt|quot|apos);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!);
+const unescape = (s: string) => s.replace(/&(amp|lt|gt|quot|apos);/g, (_m, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!);
 
 /** Reads the verbs the gateway emits. Throws if the document is not well-formed. */
 export function parseTwiml(xml: string): Twiml {
@@ -275,10 +273,7 @@ export async function newAssistant(t: TestGateway, team: TeamRef, name = 'agent'
 
 /** Sets the complete list of numbers on an assistant (expects 200). */
 export async function assign(t: TestGateway, team: TeamRef, assistantId: string, phoneNumberIds: string[]) {
-  const res = await t.api
-    .patch(`/api/assistants/${assistantId}/telephony/phone-numbers`)
-    .set(team.auth)
-    .send({ accountSlug: team.slug, phoneNumberIds });
+  const res = await t.api.patch(`/api/assistants/${assistantId}/telephony/phone-numbers`).set(team.auth).send({ accountSlug: team.slug, phoneNumberIds });
   if (res.status !== 200) throw new Error(`assign: ${res.status} ${res.text}`);
   return res;
 }

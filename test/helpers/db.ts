@@ -125,14 +125,29 @@ export function testSql(target: string, { readonly = false }: TestSqlOptions = {
     };
     const norm = (p: unknown[]) => p.map((v) => (typeof v === 'boolean' ? Number(v) : v));
     return {
-      all: async <T>(q: string, ...p: unknown[]) => conn().prepare(q).all(...norm(p)) as T[],
-      get: async <T>(q: string, ...p: unknown[]) => conn().prepare(q).get(...norm(p)) as T | undefined,
-      value: async <T>(q: string, ...p: unknown[]) => conn().prepare(q).pluck().get(...norm(p)) as T,
-      run: async (q: string, ...p: unknown[]) => conn().prepare(q).run(...norm(p)).changes,
+      all: async <T>(q: string, ...p: unknown[]) =>
+        conn()
+          .prepare(q)
+          .all(...norm(p)) as T[],
+      get: async <T>(q: string, ...p: unknown[]) =>
+        conn()
+          .prepare(q)
+          .get(...norm(p)) as T | undefined,
+      value: async <T>(q: string, ...p: unknown[]) =>
+        conn()
+          .prepare(q)
+          .pluck()
+          .get(...norm(p)) as T,
+      run: async (q: string, ...p: unknown[]) =>
+        conn()
+          .prepare(q)
+          .run(...norm(p)).changes,
       tables: async () =>
-        (conn().prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'").all() as Array<{ name: string }>).map(
-          (r) => r.name,
-        ),
+        (
+          conn().prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'").all() as Array<{
+            name: string;
+          }>
+        ).map((r) => r.name),
       close: async () => {
         db?.close();
         db = null;
@@ -159,9 +174,11 @@ export function testSql(target: string, { readonly = false }: TestSqlOptions = {
     },
     run: async (q: string, ...p: unknown[]) => (await query(q, p)).rowCount ?? 0,
     tables: async () =>
-      ((await query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '__drizzle%'", [])).rows as Array<{ tablename: string }>).map(
-        (r) => r.tablename,
-      ),
+      (
+        (await query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '__drizzle%'", [])).rows as Array<{
+          tablename: string;
+        }>
+      ).map((r) => r.tablename),
     close: async () => {
       const c = client;
       client = null;

@@ -159,7 +159,12 @@ export function telnyxMediaFrame(seq: number): string {
 }
 
 export function telnyxStop(seq: number, callControlId = 'v3:control-id') {
-  return JSON.stringify({ event: 'stop', sequence_number: String(seq), stream_id: TELNYX_STREAM_ID, stop: { user_id: '3e6f995f-85f7-4705-9741-53b116d28237', call_control_id: callControlId } });
+  return JSON.stringify({
+    event: 'stop',
+    sequence_number: String(seq),
+    stream_id: TELNYX_STREAM_ID,
+    stop: { user_id: '3e6f995f-85f7-4705-9741-53b116d28237', call_control_id: callControlId },
+  });
 }
 
 /**

@@ -76,7 +76,13 @@ export class FuzzReport {
     }
     if (r.hung) {
       const got = r.responses.map((x) => x.status).join(', ') || 'none';
-      this.add({ kind: 'hung', detail: `still open ${r.ms} ms after the request, half-closed by the client; answers: ${got}; server FIN: ${r.serverEnded}\nreceived: ${escapeBytes([r.received], 1200)}` }, c);
+      this.add(
+        {
+          kind: 'hung',
+          detail: `still open ${r.ms} ms after the request, half-closed by the client; answers: ${got}; server FIN: ${r.serverEnded}\nreceived: ${escapeBytes([r.received], 1200)}`,
+        },
+        c,
+      );
     }
   }
 
@@ -126,14 +132,23 @@ export class FuzzReport {
     for (const f of this.findings) {
       // Crashes group by the frame that threw, everything else by the first line.
       const frame = f.kind === 'exit' ? (/^\s+at .*$/m.exec(f.detail)?.[0].trim() ?? '') : '';
-      const key = `${f.kind}: ${f.detail.split('\n')[0]!.replace(/[0-9a-f-]{36}/g, '<uuid>').slice(0, 160)} ${frame}`.trim();
+      const key = `${f.kind}: ${f.detail
+        .split('\n')[0]!
+        .replace(/[0-9a-f-]{36}/g, '<uuid>')
+        .slice(0, 160)} ${frame}`.trim();
       groups.set(key, [...(groups.get(key) ?? []), f]);
     }
     const out: string[] = [];
     for (const [key, fs] of groups) {
       out.push(`- ${key} (${fs.length}×)`);
       // The detail (a stack, what was received) once per group; then each example's request.
-      if (fs[0]!.detail.includes('\n')) out.push(fs[0]!.detail.split('\n').map((l) => `      ${l}`).join('\n'));
+      if (fs[0]!.detail.includes('\n'))
+        out.push(
+          fs[0]!.detail
+            .split('\n')
+            .map((l) => `      ${l}`)
+            .join('\n'),
+        );
       for (const f of fs.slice(0, perGroup)) {
         if (f.caseId !== undefined) out.push(`    case #${f.caseId} [${f.category}] ${f.note}\n      request: ${f.request}`);
       }

@@ -9,7 +9,18 @@
  * every batch mixes them.
  */
 import { prng, type Rng } from '../e2e/traffic.js';
-import { afterUpgrade, bytes, chunked, hostileTarget, seedRequest, serialize, wsHeaders, type FuzzTarget, type Req, type SeedKind } from './raw-http-requests.js';
+import {
+  afterUpgrade,
+  bytes,
+  chunked,
+  hostileTarget,
+  seedRequest,
+  serialize,
+  wsHeaders,
+  type FuzzTarget,
+  type Req,
+  type SeedKind,
+} from './raw-http-requests.js';
 import type { RawCase } from './raw-socket.js';
 
 /** A generated message: its bytes and the methods of the complete requests in it. */
@@ -24,8 +35,49 @@ type Gen = (rng: Rng, t: FuzzTarget) => Piece | Omit<RawCase, 'id' | 'category'>
 
 const NON_WS: SeedKind[] = ['health', 'api-get', 'api-post', 'twilio-voice', 'twilio-status', 'twilio-action', 'generic', 'options'];
 const BODY_SEEDS: SeedKind[] = ['api-post', 'twilio-voice', 'twilio-status', 'generic'];
-const METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PRI', 'get', 'Get', 'GETT', 'G ET', 'M-SEARCH', 'PROPFIND', 'QUERY', 'SOURCE', 'PURGE', 'X'.repeat(40), 'GET\x00', '\x16\x03\x01', 'POST /x'];
-const VERSIONS = ['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.2', 'HTTP/1.10', 'http/1.1', 'HTTP/ 1.1', 'HTTP/1.1 x', 'HTTP/1', 'HTTP/11', '', 'HTTP/3', 'HTTP/1.1\x00', 'HTTP/9.9', 'HTTP/1.01', 'RTSP/1.0'];
+const METHODS = [
+  'GET',
+  'POST',
+  'HEAD',
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PRI',
+  'get',
+  'Get',
+  'GETT',
+  'G ET',
+  'M-SEARCH',
+  'PROPFIND',
+  'QUERY',
+  'SOURCE',
+  'PURGE',
+  'X'.repeat(40),
+  'GET\x00',
+  '\x16\x03\x01',
+  'POST /x',
+];
+const VERSIONS = [
+  'HTTP/1.0',
+  'HTTP/2.0',
+  'HTTP/0.9',
+  'HTTP/1.2',
+  'HTTP/1.10',
+  'http/1.1',
+  'HTTP/ 1.1',
+  'HTTP/1.1 x',
+  'HTTP/1',
+  'HTTP/11',
+  '',
+  'HTTP/3',
+  'HTTP/1.1\x00',
+  'HTTP/9.9',
+  'HTTP/1.01',
+  'RTSP/1.0',
+];
 const CTL = ['\x00', '\x01', '\x07', '\x08', '\t', '\x0b', '\x0c', '\r', '\n', '\x1b', '\x7f', '\x80', '\xff', '\r\n', '\n\n'];
 
 const piece = (note: string, r: Req, extra: Partial<Piece> = {}, eol?: string): Piece => ({ note, bytes: serialize(r, eol), methods: [r.method], ...extra });
@@ -79,7 +131,7 @@ const generators: Record<string, { count: number; gen: Gen }> = {
           r.headers.splice(rng.int(0, r.headers.length), 0, [name, 'v']);
           notes.push(`bad name ${JSON.stringify(name)}`);
         } else if (k === 1) {
-          const [name] = rng.pick(r.headers.length ? r.headers : [['Host', '']] as Array<[string, string]>);
+          const [name] = rng.pick(r.headers.length ? r.headers : ([['Host', '']] as Array<[string, string]>));
           r.headers.push([rng.chance(0.5) ? name : name.toUpperCase(), rng.chance(0.5) ? existing[1] : 'other']);
           notes.push(`duplicate ${name}`);
         } else if (k === 2) {
@@ -100,14 +152,51 @@ const generators: Record<string, { count: number; gen: Gen }> = {
           notes.push('odd Host');
         } else {
           const [name, values] = rng.pick<[string, string[]]>([
-            ['Authorization', ['Bearer', 'Bearer ', 'Basic eDp5', 'Bearer ' + 'a'.repeat(9000), 'Bearer \x00', `bearer   ${t.adminToken}   `, 'Bearer ' + bytes('ü'), `Bearer ${t.adminToken} x`]],
-            ['Content-Type', ['application/json; charset=utf-16', 'application/json; charset=', 'application/x-www-form-urlencoded; charset=latin1', 'text/plain', '', ';;;', 'application/json; boundary="', 'APPLICATION/X-WWW-FORM-URLENCODED']],
+            [
+              'Authorization',
+              [
+                'Bearer',
+                'Bearer ',
+                'Basic eDp5',
+                'Bearer ' + 'a'.repeat(9000),
+                'Bearer \x00',
+                `bearer   ${t.adminToken}   `,
+                'Bearer ' + bytes('ü'),
+                `Bearer ${t.adminToken} x`,
+              ],
+            ],
+            [
+              'Content-Type',
+              [
+                'application/json; charset=utf-16',
+                'application/json; charset=',
+                'application/x-www-form-urlencoded; charset=latin1',
+                'text/plain',
+                '',
+                ';;;',
+                'application/json; boundary="',
+                'APPLICATION/X-WWW-FORM-URLENCODED',
+              ],
+            ],
             ['Content-Encoding', ['gzip', 'br', 'deflate', 'identity', 'x', 'gzip, gzip']],
             ['Expect', ['100-continue', 'x', '100-continue, x']],
             ['Connection', ['close', 'keep-alive, Upgrade', 'TE, close', 'x', 'Content-Length']],
             ['X-Request-Id', ['', 'x'.repeat(5000), '../../etc', bytes('ß'), '\x00']],
             ['X-Twilio-Signature', ['', 'x', 'A'.repeat(28), 'A'.repeat(4000)]],
-            ['X-Switchboard-Signature', ['t=,v2=', 't=1', ',,,,', 'v2=' + 'a'.repeat(64) + ',', 'x'.repeat(1025), 't=99999999999999999,v2=aa', `t=${Math.floor(t.nowMs / 1000)}`, '=,=,=', 't=1e3,v2=1']],
+            [
+              'X-Switchboard-Signature',
+              [
+                't=,v2=',
+                't=1',
+                ',,,,',
+                'v2=' + 'a'.repeat(64) + ',',
+                'x'.repeat(1025),
+                't=99999999999999999,v2=aa',
+                `t=${Math.floor(t.nowMs / 1000)}`,
+                '=,=,=',
+                't=1e3,v2=1',
+              ],
+            ],
           ]);
           setHeader(r, name, rng.pick(values));
           notes.push(`odd ${name}`);
@@ -127,14 +216,40 @@ const generators: Record<string, { count: number; gen: Gen }> = {
         return piece('duplicate Content-Length', r);
       }
       if (k === 1) {
-        setHeader(r, 'Content-Length', rng.pick(['-1', '+5', ` ${n} `, '0x10', '1e3', `${n}.0`, '', 'abc', '99999999999999999999', '18446744073709551616', `00${n}`, `${n}, ${n}`, `${n},${n + 1}`]));
+        setHeader(
+          r,
+          'Content-Length',
+          rng.pick([
+            '-1',
+            '+5',
+            ` ${n} `,
+            '0x10',
+            '1e3',
+            `${n}.0`,
+            '',
+            'abc',
+            '99999999999999999999',
+            '18446744073709551616',
+            `00${n}`,
+            `${n}, ${n}`,
+            `${n},${n + 1}`,
+          ]),
+        );
         return piece('odd Content-Length', r);
       }
       if (k === 2) {
         // Bytes beyond Content-Length: the server must read them as the next request.
-        const smuggled = rng.pick(['GET // HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 'G', '\r\n\r\n', 'GET //:99999/media/twilio HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n']);
+        const smuggled = rng.pick([
+          'GET // HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n',
+          'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+          'G',
+          '\r\n\r\n',
+          'GET //:99999/media/twilio HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+        ]);
         r.body = Buffer.concat([r.body, Buffer.from(smuggled)]);
-        return piece(`smuggled ${JSON.stringify(smuggled.slice(0, 30))}`, r, { methods: [r.method, ...(smuggled.endsWith('\r\n\r\n') && smuggled.length > 4 ? ['GET'] : [])] });
+        return piece(`smuggled ${JSON.stringify(smuggled.slice(0, 30))}`, r, {
+          methods: [r.method, ...(smuggled.endsWith('\r\n\r\n') && smuggled.length > 4 ? ['GET'] : [])],
+        });
       }
       if (k === 3) {
         setHeader(r, 'Content-Length', String(n + rng.int(1, 500)));
@@ -142,12 +257,31 @@ const generators: Record<string, { count: number; gen: Gen }> = {
       }
       const c = chunked(rng, r.body);
       r.body = c.bytes;
-      const te = k === 4 ? rng.pick(['chunked, chunked', 'gzip, chunked', 'chunked, gzip', 'identity', 'gzip', ' chunked', 'Chunked', 'chunked\t', 'xchunked', 'chunked;q=1', bytes('chunkéd')]) : 'chunked';
+      const te =
+        k === 4
+          ? rng.pick([
+              'chunked, chunked',
+              'gzip, chunked',
+              'chunked, gzip',
+              'identity',
+              'gzip',
+              ' chunked',
+              'Chunked',
+              'chunked\t',
+              'xchunked',
+              'chunked;q=1',
+              bytes('chunkéd'),
+            ])
+          : 'chunked';
       if (k !== 5) setHeader(r, 'Content-Length', null);
       r.headers.push(['Transfer-Encoding', te]);
       if (k === 6) r.headers.push(['Transfer-Encoding', rng.pick(['chunked', 'identity', ''])]);
       if (k === 7) r.version = 'HTTP/1.0';
-      return piece(`${k === 5 ? 'Content-Length + ' : ''}Transfer-Encoding ${JSON.stringify(te)}${k === 6 ? ' twice' : ''}${k === 7 ? ' in HTTP/1.0' : ''}, ${c.note}`, r, { incomplete: c.incomplete });
+      return piece(
+        `${k === 5 ? 'Content-Length + ' : ''}Transfer-Encoding ${JSON.stringify(te)}${k === 6 ? ' twice' : ''}${k === 7 ? ' in HTTP/1.0' : ''}, ${c.note}`,
+        r,
+        { incomplete: c.incomplete },
+      );
     },
   },
   upgrade: {
@@ -156,18 +290,26 @@ const generators: Record<string, { count: number; gen: Gen }> = {
       const r = seedRequest(rng, t, rng.pick(['ws-twilio', 'ws-generic', 'ws-twilio', 'health', 'api-get', 'twilio-voice']));
       const ws = wsHeaders(rng);
       r.headers = r.headers.filter(([k]) => !/^(connection|upgrade|sec-websocket-)/i.test(k));
-      r.target = rng.chance(0.6) ? r.target : rng.pick(['/media/twilio', '//', '//:99999/media/twilio', '/', '*', 'http://x/media/twilio', '/media/twilio?x=%zz', hostileTarget(rng, t)]);
+      r.target = rng.chance(0.6)
+        ? r.target
+        : rng.pick(['/media/twilio', '//', '//:99999/media/twilio', '/', '*', 'http://x/media/twilio', '/media/twilio?x=%zz', hostileTarget(rng, t)]);
       // Each header is right more often than not, so that a good share of the
       // attempts is accepted and the frames sent after the 101 get exercised too.
       const conn = rng.chance(0.7) ? 'Upgrade' : rng.pick(['upgrade', 'keep-alive, Upgrade', 'Upgrade, close', 'close', 'x', null]);
-      const up = rng.chance(0.7) ? 'websocket' : rng.pick(['WebSocket', 'x', 'h2c', 'websocket, h2c', '', 'tls/1.0', ' websocket ', 'websocket\x00', 'a'.repeat(3000), null]);
+      const up = rng.chance(0.7)
+        ? 'websocket'
+        : rng.pick(['WebSocket', 'x', 'h2c', 'websocket, h2c', '', 'tls/1.0', ' websocket ', 'websocket\x00', 'a'.repeat(3000), null]);
       if (conn !== null) r.headers.push(['Connection', conn]);
       if (up !== null) r.headers.push(['Upgrade', up]);
       const version = rng.chance(0.7) ? '13' : rng.pick(['8', '99', '', 'x', null]);
       if (version !== null) r.headers.push(['Sec-WebSocket-Version', version]);
       const key = rng.chance(0.7) ? ws[3]![1] : rng.pick(['', 'short', 'x'.repeat(100), null]);
       if (key !== null) r.headers.push(['Sec-WebSocket-Key', key]);
-      if (rng.chance(0.2)) r.headers.push([rng.pick(['Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions']), rng.pick(['', ',,', 'a b', 'permessage-deflate; client_max_window_bits', 'x;;;'])]);
+      if (rng.chance(0.2))
+        r.headers.push([
+          rng.pick(['Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions']),
+          rng.pick(['', ',,', 'a b', 'permessage-deflate; client_max_window_bits', 'x;;;']),
+        ]);
       if (rng.chance(0.1)) r.version = 'HTTP/1.0';
       if (rng.chance(0.1)) r.method = rng.pick(['POST', 'HEAD', 'OPTIONS', 'PUT']);
       const note = `${r.method} ${JSON.stringify(r.target.slice(0, 60))} Connection=${JSON.stringify(conn)} Upgrade=${JSON.stringify(up?.slice(0, 20) ?? null)} v=${JSON.stringify(version)}`;
@@ -208,15 +350,25 @@ const generators: Record<string, { count: number; gen: Gen }> = {
       const parts: Piece[] = [];
       for (let n = rng.int(2, 8); n > 0; n--) {
         const broken = rng.chance(0.2);
-        const p = broken ? (generators[rng.pick(['request-line', 'target', 'header'])]!.gen(rng, t) as Piece) : piece('seed', seedRequest(rng, t, rng.pick(NON_WS)));
+        const p = broken
+          ? (generators[rng.pick(['request-line', 'target', 'header'])]!.gen(rng, t) as Piece)
+          : piece('seed', seedRequest(rng, t, rng.pick(NON_WS)));
         parts.push(p);
       }
       if (rng.chance(0.3)) parts.push(piece('upgrade last', seedRequest(rng, t, rng.pick(['ws-twilio', 'ws-generic']))));
       const all = Buffer.concat(parts.map((p) => p.bytes));
       // Split anywhere: the server must not care where packets end.
       const cuts = Array.from({ length: rng.int(0, 4) }, () => rng.int(1, all.length - 1)).sort((a, b) => a - b);
-      const chunks = [0, ...cuts, all.length].slice(1).map((end, i, a) => all.subarray(i === 0 ? 0 : a[i - 1]!, end)).filter((c) => c.length);
-      return { note: `${parts.length} pipelined: ${parts.map((p) => p.note.slice(0, 30)).join(' | ')}`, chunks, methods: parts.flatMap((p) => p.methods), finish: 'keep' };
+      const chunks = [0, ...cuts, all.length]
+        .slice(1)
+        .map((end, i, a) => all.subarray(i === 0 ? 0 : a[i - 1]!, end))
+        .filter((c) => c.length);
+      return {
+        note: `${parts.length} pipelined: ${parts.map((p) => p.note.slice(0, 30)).join(' | ')}`,
+        chunks,
+        methods: parts.flatMap((p) => p.methods),
+        finish: 'keep',
+      };
     },
   },
   truncated: {
@@ -267,7 +419,9 @@ const generators: Record<string, { count: number; gen: Gen }> = {
       const k = rng.int(0, 9);
       if (k < 3) return { note: 'random bytes', bytes: randomBytes(rng, rng.int(1, 3000)), methods: [], incomplete: true };
       if (k < 5) {
-        const lines = Array.from({ length: rng.int(1, 20) }, () => Array.from({ length: rng.int(0, 80) }, () => String.fromCharCode(rng.int(32, 126))).join(''));
+        const lines = Array.from({ length: rng.int(1, 20) }, () =>
+          Array.from({ length: rng.int(0, 80) }, () => String.fromCharCode(rng.int(32, 126))).join(''),
+        );
         return { note: 'random text lines', bytes: Buffer.from(lines.join('\r\n') + '\r\n\r\n'), methods: [], incomplete: true };
       }
       // A valid request with a few bytes flipped, inserted, deleted or repeated.
@@ -295,7 +449,13 @@ function slowCase(rng: Rng, t: FuzzTarget): Omit<RawCase, 'id' | 'category'> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < b.length; i += size) chunks.push(b.subarray(i, i + size));
   const cut = rng.chance(0.25);
-  return { note: `${r.method} ${r.target.slice(0, 40)} in ${chunks.length} chunks every ${pauseMs} ms${cut ? ', stopped early' : ''}`, chunks: cut ? chunks.slice(0, rng.int(1, chunks.length - 1)) : chunks, pauseMs, methods: cut ? [] : [r.method], finish: cut ? 'end' : 'keep' };
+  return {
+    note: `${r.method} ${r.target.slice(0, 40)} in ${chunks.length} chunks every ${pauseMs} ms${cut ? ', stopped early' : ''}`,
+    chunks: cut ? chunks.slice(0, rng.int(1, chunks.length - 1)) : chunks,
+    pauseMs,
+    methods: cut ? [] : [r.method],
+    finish: cut ? 'end' : 'keep',
+  };
 }
 
 const toCase = (p: ReturnType<Gen>): Omit<RawCase, 'id' | 'category'> =>

@@ -69,8 +69,20 @@ function twilio(t: FuzzTarget, path: string, params: Record<string, string>): Re
   return req(t, 'POST', p.path, Object.entries(p.headers), p.body);
 }
 
-export type SeedKind = 'health' | 'api-get' | 'api-post' | 'twilio-voice' | 'twilio-status' | 'twilio-action' | 'generic' | 'ws-twilio' | 'ws-generic' | 'options';
-export const SEED_KINDS: readonly SeedKind[] = ['health', 'api-get', 'api-post', 'twilio-voice', 'twilio-status', 'twilio-action', 'generic', 'ws-twilio', 'ws-generic', 'options'];
+export type SeedKind =
+  'health' | 'api-get' | 'api-post' | 'twilio-voice' | 'twilio-status' | 'twilio-action' | 'generic' | 'ws-twilio' | 'ws-generic' | 'options';
+export const SEED_KINDS: readonly SeedKind[] = [
+  'health',
+  'api-get',
+  'api-post',
+  'twilio-voice',
+  'twilio-status',
+  'twilio-action',
+  'generic',
+  'ws-twilio',
+  'ws-generic',
+  'options',
+];
 
 /** A well-formed request of the given kind (answered 2xx/4xx today, or upgraded). */
 export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(SEED_KINDS)): Req {
@@ -80,7 +92,15 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
     case 'health':
       return req(t, rng.pick(['GET', 'GET', 'HEAD']), rng.pick(['/healthz', '/readyz', '/healthz', '/metrics']));
     case 'api-get': {
-      const path = rng.pick(['/api/teams', '/api/calls?limit=2', `/api/calls/${t.live.callId}`, '/api/phone-numbers?status=active', '/api/assistants', '/api/audit-events?limit=1', '/api/teams/nope']);
+      const path = rng.pick([
+        '/api/teams',
+        '/api/calls?limit=2',
+        `/api/calls/${t.live.callId}`,
+        '/api/phone-numbers?status=active',
+        '/api/assistants',
+        '/api/audit-events?limit=1',
+        '/api/teams/nope',
+      ]);
       return req(t, rng.pick(['GET', 'GET', 'HEAD']), path, auth());
     }
     case 'api-post': {
@@ -96,7 +116,11 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
       return twilio(t, '/carriers/twilio/voice', voiceParams({ CallSid: randomSid(rng), To: to }) as Record<string, string>);
     }
     case 'twilio-status':
-      return twilio(t, '/carriers/twilio/status', { CallSid: randomSid(rng), CallStatus: rng.pick(['ringing', 'completed', 'bogus']), SequenceNumber: String(rng.int(0, 9)) });
+      return twilio(t, '/carriers/twilio/status', {
+        CallSid: randomSid(rng),
+        CallStatus: rng.pick(['ringing', 'completed', 'bogus']),
+        SequenceNumber: String(rng.int(0, 9)),
+      });
     case 'twilio-action':
       return twilio(t, '/carriers/twilio/connect-action', { CallSid: randomSid(rng), AccountSid: 'AC' + 'ab'.repeat(16) });
     case 'generic': {
@@ -104,7 +128,16 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
       const body = path.endsWith('inbound')
         ? JSON.stringify({ callId: `g-${rng.int(0, 1e9)}`, from: '+12025550143', to: rng.chance(0.5) ? t.routedE164 : '+12025550100' })
         : JSON.stringify({ callId: `g-${rng.int(0, 1e9)}`, status: 'completed', sequence: 1 });
-      return req(t, 'POST', path, [['Content-Type', 'application/json'], ['X-Switchboard-Signature', signGeneric(t.genericSecret, path, body, t.nowMs)]], body);
+      return req(
+        t,
+        'POST',
+        path,
+        [
+          ['Content-Type', 'application/json'],
+          ['X-Switchboard-Signature', signGeneric(t.genericSecret, path, body, t.nowMs)],
+        ],
+        body,
+      );
     }
     case 'ws-twilio':
       return req(t, 'GET', '/media/twilio', wsHeaders(rng));
@@ -121,17 +154,26 @@ export function seedRequest(rng: Rng, t: FuzzTarget, kind: SeedKind = rng.pick(S
 /** A chunked body: valid, or with one of the classic chunk-framing mistakes (incomplete ones say so). */
 export function chunked(rng: Rng, body: Buffer): { note: string; bytes: Buffer; incomplete?: boolean } {
   const parts: Buffer[] = [];
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const n = Math.min(body.length - i, rng.int(1, 40));
     parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(i, i + n), Buffer.from('\r\n'));
     i += n;
   }
   const ok = Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
   const bad = rng.pick<[string, string | null]>([
-    ['valid', null], ['bad size', 'zz\r\nab\r\n0\r\n\r\n'], ['negative size', '-1\r\nab\r\n0\r\n\r\n'], ['huge size', 'ffffffffffffffffff\r\nab\r\n0\r\n\r\n'],
-    ['size with 0x', '0x2\r\nab\r\n0\r\n\r\n'], ['chunk extension', '2;a=b;c="d"\r\nab\r\n0\r\n\r\n'], ['control char in extension', '2;\x00\r\nab\r\n0\r\n\r\n'],
-    ['data longer than size', '2\r\nabcdef\r\n0\r\n\r\n'], ['LF only', '2\nab\n0\n\n'], ['trailers', '0\r\nContent-Length: 5\r\nX: y\r\n\r\n'],
-    ['space before size', ' 2\r\nab\r\n0\r\n\r\n'], ['no last chunk', '2\r\nab\r\n'], ['no final CRLF', '0\r\n'],
+    ['valid', null],
+    ['bad size', 'zz\r\nab\r\n0\r\n\r\n'],
+    ['negative size', '-1\r\nab\r\n0\r\n\r\n'],
+    ['huge size', 'ffffffffffffffffff\r\nab\r\n0\r\n\r\n'],
+    ['size with 0x', '0x2\r\nab\r\n0\r\n\r\n'],
+    ['chunk extension', '2;a=b;c="d"\r\nab\r\n0\r\n\r\n'],
+    ['control char in extension', '2;\x00\r\nab\r\n0\r\n\r\n'],
+    ['data longer than size', '2\r\nabcdef\r\n0\r\n\r\n'],
+    ['LF only', '2\nab\n0\n\n'],
+    ['trailers', '0\r\nContent-Length: 5\r\nX: y\r\n\r\n'],
+    ['space before size', ' 2\r\nab\r\n0\r\n\r\n'],
+    ['no last chunk', '2\r\nab\r\n'],
+    ['no final CRLF', '0\r\n'],
   ]);
   if (bad[1] === null) return { note: 'chunked', bytes: ok };
   return { note: `chunked, ${bad[0]}`, bytes: Buffer.from(bad[1], 'latin1'), incomplete: bad[0].startsWith('no ') };
@@ -164,7 +206,12 @@ export function afterUpgrade(rng: Rng, t: FuzzTarget): Buffer {
     case 1:
       return text(twilioStart(t.live.callId, 'A'.repeat(43)));
     case 2:
-      return text(JSON.stringify({ event: 'start', start: rng.pick([null, 5, 'x', { customParameters: { callId: {}, token: [1] } }, { customParameters: '__proto__' }]) }));
+      return text(
+        JSON.stringify({
+          event: 'start',
+          start: rng.pick([null, 5, 'x', { customParameters: { callId: {}, token: [1] } }, { customParameters: '__proto__' }]),
+        }),
+      );
     case 3:
       return wsFrame(2, Buffer.from([0, 1, 2, 255]));
     case 4:
@@ -184,7 +231,18 @@ export function afterUpgrade(rng: Rng, t: FuzzTarget): Buffer {
 
 // ------------------------------------------------------------------ hostile targets
 
-const ENDPOINTS = ['/', '/healthz', '/readyz', '/metrics', '/api/teams', '/api/calls', '/carriers/twilio/voice', '/carriers/generic/inbound', '/media/twilio', '/media/generic/abc'];
+const ENDPOINTS = [
+  '/',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/api/teams',
+  '/api/calls',
+  '/carriers/twilio/voice',
+  '/carriers/generic/inbound',
+  '/media/twilio',
+  '/media/generic/abc',
+];
 
 /** A request target that is hard to parse: the ones that crashed a `new URL()` and their relatives. */
 export function hostileTarget(rng: Rng, t: FuzzTarget): string {

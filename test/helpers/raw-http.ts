@@ -138,5 +138,11 @@ export async function simultaneous(port: number, requests: Array<string | Buffer
 /** A JSON request with Connection: close. */
 export function jsonRequest(method: string, path: string, headers: Record<string, string>, body?: unknown): string {
   const raw = body === undefined ? '' : JSON.stringify(body);
-  return head(method, path, { ...headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(raw) }), Connection: 'close' }) + raw;
+  return (
+    head(method, path, {
+      ...headers,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(raw) }),
+      Connection: 'close',
+    }) + raw
+  );
 }

@@ -91,12 +91,12 @@ export class ResponseReader {
   private next(closed: boolean): boolean {
     if (this.buf.length === 0) return false;
     if (this.buf.length < 5) return closed ? (this.bad(), false) : false;
-    if (this.buf.subarray(0, 5).toString('latin1') !== 'HTTP/') return this.bad(), false;
+    if (this.buf.subarray(0, 5).toString('latin1') !== 'HTTP/') return (this.bad(), false);
     const end = this.buf.indexOf('\r\n\r\n');
     if (end < 0) return false;
     const head = this.buf.subarray(0, end).toString('latin1');
     const m = /^HTTP\/\d\.\d (\d{3})/.exec(head);
-    if (!m) return this.bad(), false;
+    if (!m) return (this.bad(), false);
     const status = Number(m[1]);
     const header = (name: string) => new RegExp(`\\r\\n${name}:[ \\t]*([^\\r]*)`, 'i').exec(head)?.[1];
     const rest = this.buf.subarray(end + 4);
@@ -121,7 +121,7 @@ export class ResponseReader {
     } else if (header('content-length') !== undefined) bodyLen = Number(header('content-length'));
     else if (!closed) return false;
     else bodyLen = rest.length;
-    if (!Number.isSafeInteger(bodyLen) || bodyLen < 0) return this.bad(), false;
+    if (!Number.isSafeInteger(bodyLen) || bodyLen < 0) return (this.bad(), false);
     if (rest.length < bodyLen) return closed ? (this.responses.push({ status, head }), (this.stopped = true), false) : false;
     this.responses.push({ status, head });
     this.buf = rest.subarray(bodyLen);
@@ -193,7 +193,8 @@ export function sendRaw(port: number, c: RawCase, o: SendOptions): Promise<RawRe
         ms: Date.now() - started,
         received,
         serverEnded,
-        httpAfterUpgrade: reader.upgraded && /HTTP\/1\.[01] \d{3} /.test(received.subarray(received.indexOf('\r\n\r\n', received.indexOf(' 101 '))).toString('latin1')),
+        httpAfterUpgrade:
+          reader.upgraded && /HTTP\/1\.[01] \d{3} /.test(received.subarray(received.indexOf('\r\n\r\n', received.indexOf(' 101 '))).toString('latin1')),
       });
     };
     const halfClose = () => {

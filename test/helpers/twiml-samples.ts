@@ -7,7 +7,20 @@
  */
 import { APOLOGY_MARKUP, connectMarkup, HANGUP_MARKUP, REJECT_MARKUP } from '../../src/carriers/markup.js';
 import { TELNYX_STREAM_ATTRIBUTES } from '../../src/carriers/telnyx/index.js';
-import { assign, callSid, CARRIER_ENV, newAssistant, parseTwiml, telnyxCallId, telnyxConnectAction, telnyxVoice, telnyxVoiceParams, twilioConnectAction, twilioVoice, voiceParams } from './carrier.js';
+import {
+  assign,
+  callSid,
+  CARRIER_ENV,
+  newAssistant,
+  parseTwiml,
+  telnyxCallId,
+  telnyxConnectAction,
+  telnyxVoice,
+  telnyxVoiceParams,
+  twilioConnectAction,
+  twilioVoice,
+  voiceParams,
+} from './carrier.js';
 import { availableNumbers, buyActive, createTeam, startGateway } from './gateway.js';
 import { carrierSocket, CONNECTED, twilioStart } from './media.js';
 
@@ -34,12 +47,24 @@ export function rendererSamples(): TwimlSample[] {
   return [
     {
       name: 'connectMarkup with awkward parameters',
-      xml: connectMarkup({ actionUrl: "https://gw.example.com/carriers/twilio/connect-action?x=1&y='2'", streamUrl: 'wss://gw.example.com/media/twilio', params: AWKWARD_PARAMS }),
+      xml: connectMarkup({
+        actionUrl: "https://gw.example.com/carriers/twilio/connect-action?x=1&y='2'",
+        streamUrl: 'wss://gw.example.com/media/twilio',
+        params: AWKWARD_PARAMS,
+      }),
     },
-    { name: 'connectMarkup without parameters', xml: connectMarkup({ actionUrl: 'http://127.0.0.1:8080/carriers/twilio/connect-action', streamUrl: 'ws://127.0.0.1:8080/media/twilio', params: {} }) },
+    {
+      name: 'connectMarkup without parameters',
+      xml: connectMarkup({ actionUrl: 'http://127.0.0.1:8080/carriers/twilio/connect-action', streamUrl: 'ws://127.0.0.1:8080/media/twilio', params: {} }),
+    },
     {
       name: 'connectMarkup for TeXML with awkward parameters',
-      xml: connectMarkup({ actionUrl: 'https://gw.example.com/carriers/telnyx/connect-action', streamUrl: 'wss://gw.example.com/media/telnyx', params: AWKWARD_PARAMS, streamAttributes: TELNYX_STREAM_ATTRIBUTES }),
+      xml: connectMarkup({
+        actionUrl: 'https://gw.example.com/carriers/telnyx/connect-action',
+        streamUrl: 'wss://gw.example.com/media/telnyx',
+        params: AWKWARD_PARAMS,
+        streamAttributes: TELNYX_STREAM_ATTRIBUTES,
+      }),
     },
     { name: 'REJECT_MARKUP', xml: REJECT_MARKUP },
     { name: 'HANGUP_MARKUP', xml: HANGUP_MARKUP },
@@ -120,7 +145,10 @@ export const ACCEPTED_SAMPLES: TwimlSample[] = [
     name: 'Say with voice, language and loop, then Hangup',
     xml: `${DECL}<Response><Say voice="Polly.Joanna" language="en-US" loop="2">Hello &amp; goodbye</Say><Hangup/></Response>`,
   },
-  { name: 'Connect with method GET', xml: `${DECL}<Response><Connect action="https://a.example/x" method="GET"><Stream url="wss://a.example/s"/></Connect></Response>` },
+  {
+    name: 'Connect with method GET',
+    xml: `${DECL}<Response><Connect action="https://a.example/x" method="GET"><Stream url="wss://a.example/s"/></Connect></Response>`,
+  },
   { name: 'busy Reject', xml: `${DECL}<Response><Reject reason="busy"/></Response>` },
   { name: 'Reject without a reason', xml: `${DECL}<Response><Reject/></Response>` },
   { name: 'empty Response', xml: `${DECL}<Response/>` },
@@ -133,21 +161,57 @@ export interface BrokenSample extends TwimlSample {
 
 /** Documents the schema must refuse, each for one reason. */
 export const BROKEN_SAMPLES: BrokenSample[] = [
-  { name: 'Stream without url', xml: `${DECL}<Response><Connect><Stream><Parameter name="a" value="b"/></Stream></Connect></Response>`, error: /Stream.*attribute 'url' is required/ },
+  {
+    name: 'Stream without url',
+    xml: `${DECL}<Response><Connect><Stream><Parameter name="a" value="b"/></Stream></Connect></Response>`,
+    error: /Stream.*attribute 'url' is required/,
+  },
   { name: 'unknown element', xml: `${DECL}<Response><Dial>+14155550100</Dial></Response>`, error: /Dial.*not expected/ },
   { name: 'bad Reject reason', xml: `${DECL}<Response><Reject reason="declined"/></Response>`, error: /Reject.*reason.*'declined'.*\{'rejected', 'busy'\}/ },
   { name: 'unknown root', xml: `${DECL}<Responses><Hangup/></Responses>`, error: /Responses.*No matching global declaration/ },
-  { name: 'Stream url that is not a WebSocket URL', xml: `${DECL}<Response><Connect><Stream url="https://gw.example.com/media"/></Connect></Response>`, error: /Stream.*url.*pattern/ },
-  { name: 'Connect without a Stream', xml: `${DECL}<Response><Connect action="https://a.example/x"/></Response>`, error: /Connect.*Missing child element.*Stream/ },
-  { name: 'two Streams in one Connect', xml: `${DECL}<Response><Connect><Stream url="wss://a/1"/><Stream url="wss://a/2"/></Connect></Response>`, error: /Stream.*not expected/ },
-  { name: 'Parameter without value', xml: `${DECL}<Response><Connect><Stream url="wss://a/1"><Parameter name="token"/></Stream></Connect></Response>`, error: /Parameter.*attribute 'value' is required/ },
+  {
+    name: 'Stream url that is not a WebSocket URL',
+    xml: `${DECL}<Response><Connect><Stream url="https://gw.example.com/media"/></Connect></Response>`,
+    error: /Stream.*url.*pattern/,
+  },
+  {
+    name: 'Connect without a Stream',
+    xml: `${DECL}<Response><Connect action="https://a.example/x"/></Response>`,
+    error: /Connect.*Missing child element.*Stream/,
+  },
+  {
+    name: 'two Streams in one Connect',
+    xml: `${DECL}<Response><Connect><Stream url="wss://a/1"/><Stream url="wss://a/2"/></Connect></Response>`,
+    error: /Stream.*not expected/,
+  },
+  {
+    name: 'Parameter without value',
+    xml: `${DECL}<Response><Connect><Stream url="wss://a/1"><Parameter name="token"/></Stream></Connect></Response>`,
+    error: /Parameter.*attribute 'value' is required/,
+  },
   { name: 'unknown attribute on Hangup', xml: `${DECL}<Response><Hangup reason="x"/></Response>`, error: /Hangup.*attribute 'reason' is not allowed/ },
   { name: 'text in Hangup', xml: `${DECL}<Response><Hangup>now</Hangup></Response>`, error: /Hangup.*Character content is not allowed/ },
-  { name: 'bad bidirectionalMode', xml: `${DECL}<Response><Connect><Stream url="wss://a/1" bidirectionalMode="udp"/></Connect></Response>`, error: /bidirectionalMode.*'udp'/ },
-  { name: 'bad bidirectionalCodec', xml: `${DECL}<Response><Connect><Stream url="wss://a/1" bidirectionalCodec="GSM"/></Connect></Response>`, error: /bidirectionalCodec.*'GSM'/ },
+  {
+    name: 'bad bidirectionalMode',
+    xml: `${DECL}<Response><Connect><Stream url="wss://a/1" bidirectionalMode="udp"/></Connect></Response>`,
+    error: /bidirectionalMode.*'udp'/,
+  },
+  {
+    name: 'bad bidirectionalCodec',
+    xml: `${DECL}<Response><Connect><Stream url="wss://a/1" bidirectionalCodec="GSM"/></Connect></Response>`,
+    error: /bidirectionalCodec.*'GSM'/,
+  },
   { name: 'empty Say', xml: `${DECL}<Response><Say></Say></Response>`, error: /Say.*length/ },
   { name: 'Say with a bad loop', xml: `${DECL}<Response><Say loop="-1">hi</Say></Response>`, error: /Say.*loop.*'-1'/ },
-  { name: 'Connect action that is not an http URL', xml: `${DECL}<Response><Connect action="/relative"><Stream url="wss://a/1"/></Connect></Response>`, error: /Connect.*action.*pattern/ },
-  { name: 'raw & in an attribute (not well-formed)', xml: `${DECL}<Response><Connect><Stream url="wss://a/1"><Parameter name="a" value="Tom & Jerry"/></Stream></Connect></Response>`, error: /parser error/ },
+  {
+    name: 'Connect action that is not an http URL',
+    xml: `${DECL}<Response><Connect action="/relative"><Stream url="wss://a/1"/></Connect></Response>`,
+    error: /Connect.*action.*pattern/,
+  },
+  {
+    name: 'raw & in an attribute (not well-formed)',
+    xml: `${DECL}<Response><Connect><Stream url="wss://a/1"><Parameter name="a" value="Tom & Jerry"/></Stream></Connect></Response>`,
+    error: /parser error/,
+  },
   { name: 'unclosed element (not well-formed)', xml: `${DECL}<Response><Hangup></Response>`, error: /parser error/ },
 ];

@@ -34,7 +34,12 @@ export async function validateTwimlAll(xmls: readonly string[]): Promise<TwimlVe
   const r = await validateXML({ xml: files, schema });
   // xmllint prints "<file> validates" for each valid file; a file that is not
   // well-formed gets parser errors and no verdict line at all.
-  const validated = new Set(r.rawOutput.split('\n').filter((l) => l.endsWith(' validates')).map((l) => l.slice(0, -' validates'.length)));
+  const validated = new Set(
+    r.rawOutput
+      .split('\n')
+      .filter((l) => l.endsWith(' validates'))
+      .map((l) => l.slice(0, -' validates'.length)),
+  );
   return files.map((f) => ({
     valid: validated.has(f.fileName),
     errors: r.errors.filter((e) => e.loc?.fileName === f.fileName).map((e) => e.message),

@@ -26,7 +26,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true, messageString: true });
 
 async function newAssistant(team: Team, name: string, gw = t): Promise<string> {
   const res = await gw.api.post('/api/assistants').set(team.auth).send({ name, mediaUrl: 'wss://agent.example.com/stream' }).expect(201);
@@ -139,7 +140,10 @@ describe('isolation', () => {
     expectError(await assign(x, a, [na[1]], 'no-such-team'), 404, 'NOT_FOUND');
     expect(await idsOn(x)).toEqual([na[0]]);
     // The admin naming the wrong team for this assistant is 404 too.
-    const admin = await t.api.patch(`/api/assistants/${x}/telephony/phone-numbers`).set(t.admin).send({ accountSlug: b.slug, phoneNumberIds: [nb] });
+    const admin = await t.api
+      .patch(`/api/assistants/${x}/telephony/phone-numbers`)
+      .set(t.admin)
+      .send({ accountSlug: b.slug, phoneNumberIds: [nb] });
     expectError(admin, 404, 'NOT_FOUND');
     expect(await idsOn(x)).toEqual([na[0]]);
     expect((await numberOf(nb, b)).assistantId).toBeNull();
@@ -154,7 +158,7 @@ describe('isolation', () => {
     expect((await numberOf(na[0]!)).assistantId).toBeNull();
   });
 
-  it("a number of another team is 404 and nothing changes (atomic)", async () => {
+  it('a number of another team is 404 and nothing changes (atomic)', async () => {
     const x = await newAssistant(a, 'iso-number');
     // Starting state: x holds na[1]; na[0] is unassigned.
     await assign(x, a, [na[1]]).expect(200);

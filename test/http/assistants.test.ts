@@ -19,7 +19,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true, messageString: true });
 
 async function createAssistant(team: Team, name = 'Agent', mediaUrl = 'wss://agent.example.com/stream') {
   const res = await t.api.post('/api/assistants').set(team.auth).send({ name, mediaUrl }).expect(201);
@@ -71,10 +72,18 @@ describe('POST /api/assistants', () => {
     expectError(res, 400, 'INVALID_REQUEST');
     expect(res.body.error.message).toMatch(/\bteamId\b/);
 
-    const ok = await t.api.post('/api/assistants').set(t.admin).send({ teamId: b.id, name: 'By admin', mediaUrl: 'wss://agent.example.com/stream' }).expect(201);
+    const ok = await t.api
+      .post('/api/assistants')
+      .set(t.admin)
+      .send({ teamId: b.id, name: 'By admin', mediaUrl: 'wss://agent.example.com/stream' })
+      .expect(201);
     expect(ok.body.assistant.teamId).toBe(b.id);
 
-    expectError(await t.api.post('/api/assistants').set(t.admin).send({ teamId: 'no-such-team', name: 'X', mediaUrl: 'wss://a.example.com' }), 404, 'NOT_FOUND');
+    expectError(
+      await t.api.post('/api/assistants').set(t.admin).send({ teamId: 'no-such-team', name: 'X', mediaUrl: 'wss://a.example.com' }),
+      404,
+      'NOT_FOUND',
+    );
   });
 
   it("a team token naming another team's teamId is 404 and creates nothing there", async () => {
@@ -185,7 +194,11 @@ describe('DELETE /api/assistants/:id', () => {
       .send({ accountSlug: team.slug, phoneNumberIds: [n1] })
       .expect(200);
     expect(assigned.body.assistant.phoneNumberIds).toEqual([n1]);
-    await t.api.patch(`/api/assistants/${keeper.id}/telephony/phone-numbers`).set(team.auth).send({ accountSlug: team.slug, phoneNumberIds: [n2] }).expect(200);
+    await t.api
+      .patch(`/api/assistants/${keeper.id}/telephony/phone-numbers`)
+      .set(team.auth)
+      .send({ accountSlug: team.slug, phoneNumberIds: [n2] })
+      .expect(200);
     expect((await t.api.get(`/api/assistants/${asst.id}`).set(team.auth)).body.assistant.phoneNumberIds).toEqual([n1]);
 
     await t.api.delete(`/api/assistants/${asst.id}`).set(team.auth).expect(204);

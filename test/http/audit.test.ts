@@ -37,7 +37,11 @@ const expected: Array<[string, string, string | null]> = [];
 const tick = () => clock.advance(1000);
 
 /** Purchases as `who`, and waits for the (system) activation, each at its own time. */
-async function purchase(team: { id: string; auth: Record<string, string> }, auth: Record<string, string>, actor: string): Promise<{ id: string; e164: string }> {
+async function purchase(
+  team: { id: string; auth: Record<string, string> },
+  auth: Record<string, string>,
+  actor: string,
+): Promise<{ id: string; e164: string }> {
   const [e164] = await availableNumbers(t, 'US', 1);
   tick();
   const res = await t.api.post('/api/phone-numbers/purchase').set(auth).send({ phoneNumber: e164, teamId: team.id }).expect(201);
@@ -86,10 +90,18 @@ beforeAll(async () => {
 
   // assign (team), then reassign (admin)
   tick();
-  await t.api.patch(`/api/assistants/${asstX}/telephony/phone-numbers`).set(a.auth).send({ accountSlug: a.slug, phoneNumberIds: [n1] }).expect(200);
+  await t.api
+    .patch(`/api/assistants/${asstX}/telephony/phone-numbers`)
+    .set(a.auth)
+    .send({ accountSlug: a.slug, phoneNumberIds: [n1] })
+    .expect(200);
   expected.push(['number.assign', actorA, n1]);
   tick();
-  await t.api.patch(`/api/assistants/${asstY}/telephony/phone-numbers`).set(t.admin).send({ accountSlug: a.slug, phoneNumberIds: [n1] }).expect(200);
+  await t.api
+    .patch(`/api/assistants/${asstY}/telephony/phone-numbers`)
+    .set(t.admin)
+    .send({ accountSlug: a.slug, phoneNumberIds: [n1] })
+    .expect(200);
   expected.push(['number.reassign', 'admin', n1]);
 
   // suspend, reactivate (admin only)
@@ -145,7 +157,17 @@ describe('GET /api/audit-events', () => {
   it('each kind of action is there: purchase, activate, assign, reassign, release, suspend, reactivate, expiry, plan change', async () => {
     const events = (await list(`?teamId=${a.id}`, t.admin)).body.events as Event[];
     const actions = new Set(events.map((e) => e.action));
-    for (const want of ['number.purchase', 'number.activate', 'number.assign', 'number.reassign', 'number.release', 'number.suspend', 'number.reactivate', 'number.expire', 'team.plan_change']) {
+    for (const want of [
+      'number.purchase',
+      'number.activate',
+      'number.assign',
+      'number.reassign',
+      'number.release',
+      'number.suspend',
+      'number.reactivate',
+      'number.expire',
+      'team.plan_change',
+    ]) {
       expect(actions, want).toContain(want);
     }
     const actors = new Set(events.map((e) => e.actor));
@@ -181,9 +203,17 @@ describe('GET /api/audit-events', () => {
     const { events: bEvents } = await allPages(b.id, 200);
     const bNumber = bEvents.find((e) => e.action === 'number.purchase')!.phoneNumberId!;
     tick();
-    await t.api.patch(`/api/assistants/${extra}/telephony/phone-numbers`).set(b.auth).send({ accountSlug: b.slug, phoneNumberIds: [bNumber] }).expect(200);
+    await t.api
+      .patch(`/api/assistants/${extra}/telephony/phone-numbers`)
+      .set(b.auth)
+      .send({ accountSlug: b.slug, phoneNumberIds: [bNumber] })
+      .expect(200);
     await t.api.delete(`/api/assistants/${extra}`).set(b.auth).expect(204);
-    await t.api.patch(`/api/assistants/${await newAssistant(t, b, 'other')}/telephony/phone-numbers`).set(b.auth).send({ accountSlug: b.slug, phoneNumberIds: [bNumber] }).expect(200);
+    await t.api
+      .patch(`/api/assistants/${await newAssistant(t, b, 'other')}/telephony/phone-numbers`)
+      .set(b.auth)
+      .send({ accountSlug: b.slug, phoneNumberIds: [bNumber] })
+      .expect(200);
     const whole = (await list(`?teamId=${b.id}`, t.admin)).body.events as Event[];
     const paged = (await allPages(b.id, 1)).events;
     expect(paged.map((e) => e.id)).toEqual(whole.map((e) => e.id));

@@ -189,7 +189,10 @@ describe('team isolation', () => {
 
   it("filtering by another team's assistant or number answers exactly as for an id that never existed: 200 []", async () => {
     // No existence oracle: the two answers are byte for byte the same.
-    for (const [name, theirs] of [['assistantId', other.assistant], ['phoneNumberId', other.num.id]] as const) {
+    for (const [name, theirs] of [
+      ['assistantId', other.assistant],
+      ['phoneNumberId', other.num.id],
+    ] as const) {
       const foreign = await t.api.get(`/api/calls?${name}=${theirs}`).set(t1.auth);
       const unknown = await t.api.get(`/api/calls?${name}=00000000-0000-4000-8000-000000000000`).set(t1.auth);
       expect(foreign.status, name).toBe(200);

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP, serveConsole } from '../../src/http/console.js';
 import { startGateway, tempDir, type TestGateway } from '../helpers/gateway.js';
 
-const INDEX = '<!doctype html><html lang="en"><head><script type="module" src="/assets/index-abc123.js"></script></head><body><div id="root"></div></body></html>';
+const INDEX =
+  '<!doctype html><html lang="en"><head><script type="module" src="/assets/index-abc123.js"></script></head><body><div id="root"></div></body></html>';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -105,7 +106,7 @@ describe('console static serving', () => {
     expect(client.body.error.message).toBe('fell through');
   });
 
-  it('never answers under the gateway\'s own paths, nor for other methods', async () => {
+  it("never answers under the gateway's own paths, nor for other methods", async () => {
     for (const path of ['/api', '/api/teams', '/API/teams', '/carriers/twilio/voice', '/media/twilio', '/healthz', '/readyz', '/metrics', '/metrics/x']) {
       const res = await api.get(path).set('Accept', 'text/html');
       expect(res.body.error?.message, path).toBe('fell through');

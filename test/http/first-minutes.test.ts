@@ -72,7 +72,10 @@ describe('error messages say what to do', () => {
       const bought = await slow.api.post('/api/phone-numbers/purchase').set(team.auth).send({ phoneNumber: e164, teamId: team.id }).expect(201);
       const id = bought.body.phoneNumber.id as string;
       const assistantId = await newAssistant(slow, team);
-      const res = await slow.api.patch(`/api/assistants/${assistantId}/telephony/phone-numbers`).set(team.auth).send({ accountSlug: team.slug, phoneNumberIds: [id] });
+      const res = await slow.api
+        .patch(`/api/assistants/${assistantId}/telephony/phone-numbers`)
+        .set(team.auth)
+        .send({ accountSlug: team.slug, phoneNumberIds: [id] });
       expectApiError(res, 409, 'NUMBER_NOT_ACTIVE');
       const msg = res.body.error.message as string;
       expect(msg).toContain(id);
@@ -120,7 +123,7 @@ describe('error messages say what to do', () => {
     }
   });
 
-  it("Twilio INVALID_SIGNATURE names the URL it checked (public URL + path + query), never the auth token or the expected signature", async () => {
+  it('Twilio INVALID_SIGNATURE names the URL it checked (public URL + path + query), never the auth token or the expected signature', async () => {
     const params = voiceParams({ To: '+12025550100' });
     for (const path of ['/carriers/twilio/voice', '/carriers/twilio/voice?tenant=acme']) {
       const res = await twilioVoice(t, params, { authToken: 'a-wrong-auth-token', path });

@@ -28,7 +28,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true });
 
 /** HMAC-SHA256 hex over "<t>.<path>.<body>", written out here independently of src/. */
 const hmac = (secret: string, ts: number, body: string, path = '/carriers/generic/inbound') =>
@@ -54,13 +55,24 @@ describe('connect', () => {
     expect(t.gw.tokens.verify(callId, assistant, u.searchParams.get('token'))).toBe(true);
 
     const call = (await t.api.get(`/api/calls/${callId}`).set(team.auth).expect(200)).body.call;
-    expect(call).toMatchObject({ carrier: 'generic', carrierCallId, direction: 'inbound', assistantId: assistant, phoneNumberId: num.id, status: 'routed', to: num.e164 });
+    expect(call).toMatchObject({
+      carrier: 'generic',
+      carrierCallId,
+      direction: 'inbound',
+      assistantId: assistant,
+      phoneNumberId: num.id,
+      status: 'routed',
+      to: num.e164,
+    });
   });
 
   it('a signature written by hand (independent of src) is accepted, and `to` may be a sip: URI', async () => {
     const body = JSON.stringify({ callId: cid(), from: 'sip:alice@example.com', to: `sip:${num.e164}@gw.example.com;user=phone` });
     const ts = nowS();
-    const res = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac(GENERIC_SECRET, ts, body)}` }).send(body);
+    const res = await t.api
+      .post('/carriers/generic/inbound')
+      .set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac(GENERIC_SECRET, ts, body)}` })
+      .send(body);
     expect(res.status, res.text).toBe(200);
     expect(res.body.action).toBe('connect');
     expect(res.body.assistantId).toBe(assistant);
@@ -89,7 +101,7 @@ describe('reject', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ action: 'reject', reason: 'no_route' });
     expect(res.body.mediaUrl).toBeUndefined();
-    const row = (await t.sql.get('SELECT status, reason FROM calls WHERE carrier_call_id = ?', carrierCallId));
+    const row = await t.sql.get('SELECT status, reason FROM calls WHERE carrier_call_id = ?', carrierCallId);
     expect(row).toEqual({ status: 'rejected', reason: 'no_route' });
   });
 
@@ -98,7 +110,7 @@ describe('reject', () => {
     const res = await genericInbound(t, { callId: carrierCallId, to: '+14155559998' });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ action: 'reject', reason: 'no_route' });
-    const row = (await t.sql.get('SELECT from_number FROM calls WHERE carrier_call_id = ?', carrierCallId));
+    const row = await t.sql.get('SELECT from_number FROM calls WHERE carrier_call_id = ?', carrierCallId);
     expect(row).toEqual({ from_number: '' });
   });
 
@@ -199,7 +211,11 @@ describe('v2 binds the endpoint', () => {
     expect(res.body.error.message).toContain('/carriers/generic/status');
     const inboundRaw = body();
     const forStatus = `t=${ts},v2=${hmac(GENERIC_SECRET, ts, inboundRaw, '/carriers/generic/status')}`;
-    expectError(await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': forStatus }).send(inboundRaw), 403, 'INVALID_SIGNATURE');
+    expectError(
+      await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': forStatus }).send(inboundRaw),
+      403,
+      'INVALID_SIGNATURE',
+    );
   });
 
   it('the query string is not part of the signed path', async () => {
@@ -214,7 +230,10 @@ describe('v2 binds the endpoint', () => {
     const raw = body();
     const ts = nowS();
     const v1 = createHmac('sha256', GENERIC_SECRET).update(`${ts}.${raw}`).digest('hex');
-    const res = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v1=${v1}` }).send(raw);
+    const res = await t.api
+      .post('/carriers/generic/inbound')
+      .set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v1=${v1}` })
+      .send(raw);
     expectError(res, 403, 'INVALID_SIGNATURE');
     expect(res.body.error.message).toMatch(/v2=/);
   });
@@ -222,11 +241,17 @@ describe('v2 binds the endpoint', () => {
   it('a stale timestamp and a mismatch say which', async () => {
     const raw = body();
     const old = nowS() - 1000;
-    const stale = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${old},v2=${hmac(GENERIC_SECRET, old, raw)}` }).send(raw);
+    const stale = await t.api
+      .post('/carriers/generic/inbound')
+      .set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${old},v2=${hmac(GENERIC_SECRET, old, raw)}` })
+      .send(raw);
     expectError(stale, 403, 'INVALID_SIGNATURE');
     expect(stale.body.error.message).toMatch(/stale timestamp/);
     const ts = nowS();
-    const wrong = await t.api.post('/carriers/generic/inbound').set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac('nope-nope-nope', ts, raw)}` }).send(raw);
+    const wrong = await t.api
+      .post('/carriers/generic/inbound')
+      .set({ 'Content-Type': 'application/json', 'X-Switchboard-Signature': `t=${ts},v2=${hmac('nope-nope-nope', ts, raw)}` })
+      .send(raw);
     expectError(wrong, 403, 'INVALID_SIGNATURE');
     expect(wrong.body.error.message).toMatch(/does not match/);
     expect(wrong.body.error.message).not.toContain(GENERIC_SECRET);

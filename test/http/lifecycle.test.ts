@@ -5,7 +5,18 @@ import { ON_SIM, RELEASED_NUMBERS_RETURN } from '../helpers/provider-under-test.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { availableNumbers, buyActive, createTeam, eventually, expectApiError, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  availableNumbers,
+  buyActive,
+  createTeam,
+  eventually,
+  expectApiError,
+  getNumber,
+  numbersHeld,
+  offered,
+  startGateway,
+  type TestGateway,
+} from '../helpers/gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -103,7 +114,10 @@ describe('release and suspend', () => {
       .send({ teamId: team.id, name: 'Other', mediaUrl: 'wss://agent.example.com/other' })
       .expect(201);
     expectError(
-      await t.api.patch(`/api/assistants/${other.body.assistant.id}/telephony/phone-numbers`).set(team.auth).send({ accountSlug: team.slug, phoneNumberIds: [id] }),
+      await t.api
+        .patch(`/api/assistants/${other.body.assistant.id}/telephony/phone-numbers`)
+        .set(team.auth)
+        .send({ accountSlug: team.slug, phoneNumberIds: [id] }),
       409,
       'NUMBER_NOT_ACTIVE',
     );

@@ -5,7 +5,17 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { parsePhone } from '../../src/domain/phone.js';
-import { availableNumbers, buyActive, createTeam, eventually, expectApiError, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  availableNumbers,
+  buyActive,
+  createTeam,
+  eventually,
+  expectApiError,
+  numbersHeld,
+  offered,
+  startGateway,
+  type TestGateway,
+} from '../helpers/gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;

@@ -207,7 +207,11 @@ describe('assignment races', () => {
       expect([a1First, a2First]).toContainEqual(final);
       // The database says the same as the API.
       const rows = await sql<{ id: string; assistant_id: string | null }>('SELECT id, assistant_id FROM phone_numbers WHERE team_id = ?', team.id);
-      const byOwner = (a: string) => rows.filter((r) => r.assistant_id === a).map((r) => r.id).sort();
+      const byOwner = (a: string) =>
+        rows
+          .filter((r) => r.assistant_id === a)
+          .map((r) => r.id)
+          .sort();
       expect([byOwner(a1), byOwner(a2)]).toEqual(final);
       // Clean up so the next round starts from unassigned numbers.
       await assign(team, a1, []);

@@ -137,7 +137,7 @@ describe.skipIf(!ON_SIM)('purchases left from the last run', () => {
     expect(await offered(second, e164!)).toBe(false);
   });
 
-  it('a confirmation that arrives twice (the recovery sweep racing the carrier\'s own confirmation) leaves the number active and held at the carrier', async () => {
+  it("a confirmation that arrives twice (the recovery sweep racing the carrier's own confirmation) leaves the number active and held at the carrier", async () => {
     const clock = new ManualClock(Date.parse('2026-04-01T10:00:00Z'));
     const t = await start({ clock, env: { SIM_PROVISION_MS: '30000' } });
     const team = await createTeam(t, 'confirmed-twice', 'starter');
@@ -181,10 +181,10 @@ describe.skipIf(!ON_SIM)('purchases left from the last run', () => {
       headers: { ...team.auth, 'Content-Type': 'application/json' },
       body: JSON.stringify({ phoneNumber: e164, teamId: team.id }),
     }).catch(() => null);
-    const found = await eventually(async () =>
-      (await first.sql.get('SELECT id, status, order_id FROM phone_numbers WHERE e164 = ?', e164)) as
-        | { id: string; status: string; order_id: string | null }
-        | undefined,
+    const found = await eventually(
+      async () =>
+        (await first.sql.get('SELECT id, status, order_id FROM phone_numbers WHERE e164 = ?', e164)) as
+          { id: string; status: string; order_id: string | null } | undefined,
     );
     const row = found!;
     expect(row).toMatchObject({ status: 'purchasing', order_id: null });
@@ -214,7 +214,7 @@ describe.skipIf(!ON_SIM)('purchases left from the last run', () => {
     const [e164] = await availableNumbers(first, 'US', 1, { areaCode: '215' });
     const id = await buy(first, team, e164!);
     // The order was placed, but the process died before storing its id.
-    (await first.sql.run('UPDATE phone_numbers SET order_id = NULL WHERE id = ?', id));
+    await first.sql.run('UPDATE phone_numbers SET order_id = NULL WHERE id = ?', id);
     await stop(first);
 
     clock.advance(ORDER_GRACE_MS + 1 * SEC);
@@ -228,7 +228,9 @@ describe.skipIf(!ON_SIM)('purchases left from the last run', () => {
     clock.advance(20 * SEC);
     expect(await sim(second).processDue()).toBe(0);
     expect(await getNumber(second, team, id)).toMatchObject({ status: 'error' });
-    const held = (await second.sql.get(`SELECT count(*) AS n FROM phone_numbers WHERE e164 = ? AND status IN ('purchasing','active','suspended')`, e164)) as { n: number };
+    const held = (await second.sql.get(`SELECT count(*) AS n FROM phone_numbers WHERE e164 = ? AND status IN ('purchasing','active','suspended')`, e164)) as {
+      n: number;
+    };
     expect(held.n).toBe(0);
   });
 });

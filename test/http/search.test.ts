@@ -31,7 +31,8 @@ async function ok(filters: Record<string, unknown>): Promise<Offered[]> {
   return res.body.numbers as Offered[];
 }
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true, messageString: true });
 
 describe('countryCode', () => {
   it('is required: missing is 400 INVALID_REQUEST naming filters.countryCode', async () => {

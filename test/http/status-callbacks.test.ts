@@ -53,8 +53,7 @@ async function newTwilioCall(to = e164): Promise<{ sid: string; callId: string }
 
 const getCall = async (id: string) => (await t.api.get(`/api/calls/${id}`).set(team.auth).expect(200)).body.call;
 
-const status = (sid: string, CallStatus: string, extra: Record<string, string> = {}) =>
-  twilioStatus(t, { CallSid: sid, CallStatus, ...extra });
+const status = (sid: string, CallStatus: string, extra: Record<string, string> = {}) => twilioStatus(t, { CallSid: sid, CallStatus, ...extra });
 
 describe('twilio status callbacks', () => {
   it('ringing → in-progress → completed (CallDuration 42): completed, durationSec 42, endedAt set', async () => {
@@ -233,7 +232,7 @@ describe('connect-action', () => {
   it('answers <Say>…</Say><Hangup/> when the assistant could not be reached', async () => {
     const { sid, callId } = await newTwilioCall();
     // The media bridge sets this; it is built later.
-    (await t.sql.run("UPDATE calls SET reason = 'assistant_unreachable', status = 'failed' WHERE id = ?", callId));
+    await t.sql.run("UPDATE calls SET reason = 'assistant_unreachable', status = 'failed' WHERE id = ?", callId);
     const res = await twilioConnectAction(t, { CallSid: sid, CallStatus: 'in-progress' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/xml/);

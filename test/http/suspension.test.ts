@@ -8,7 +8,18 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { newAssistant, assign } from '../helpers/carrier.js';
-import { availableNumbers, buyActive, createTeam, eventually, expectApiError, getNumber, numbersHeld, offered, startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  availableNumbers,
+  buyActive,
+  createTeam,
+  eventually,
+  expectApiError,
+  getNumber,
+  numbersHeld,
+  offered,
+  startGateway,
+  type TestGateway,
+} from '../helpers/gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -83,17 +94,20 @@ describe('a suspended number, seen by its team', () => {
   });
 
   // Buying the very number back needs a provider that offers it again at once (Twilio keeps it a while).
-  it.skipIf(!RELEASED_NUMBERS_RETURN)('the admin may release it; then it is offered again and the same team can buy it back (a new, active number)', async () => {
-    const { team, e164, id } = await suspendedNumber('susp-admin', '503');
-    const del = await t.api.delete(`/api/phone-numbers/${id}`).set(t.admin);
-    expect(del.status, del.text).toBe(200);
-    expect(del.body.phoneNumber).toMatchObject({ id, status: 'released', assistantId: null });
-    expect(await numbersHeld(t, team)).toBe(0);
-    expect(await offered(t, e164)).toBe(true);
-    const again = await buyActive(t, team, e164);
-    expect(again).not.toBe(id);
-    expect(await getNumber(t, team, again)).toMatchObject({ phoneNumber: e164, status: 'active' });
-  });
+  it.skipIf(!RELEASED_NUMBERS_RETURN)(
+    'the admin may release it; then it is offered again and the same team can buy it back (a new, active number)',
+    async () => {
+      const { team, e164, id } = await suspendedNumber('susp-admin', '503');
+      const del = await t.api.delete(`/api/phone-numbers/${id}`).set(t.admin);
+      expect(del.status, del.text).toBe(200);
+      expect(del.body.phoneNumber).toMatchObject({ id, status: 'released', assistantId: null });
+      expect(await numbersHeld(t, team)).toBe(0);
+      expect(await offered(t, e164)).toBe(true);
+      const again = await buyActive(t, team, e164);
+      expect(again).not.toBe(id);
+      expect(await getNumber(t, team, again)).toMatchObject({ phoneNumber: e164, status: 'active' });
+    },
+  );
 
   it("another team still cannot buy it while it is suspended (it is held): 409, and not NUMBER_SUSPENDED (that is the owner's message)", async () => {
     const { e164 } = await suspendedNumber('susp-owner', '617');

@@ -14,7 +14,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true, messageString: true, messageNonEmpty: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true, messageString: true, messageNonEmpty: true });
 
 async function teamSlugs(): Promise<string[]> {
   const res = await t.api.get('/api/teams').set(t.admin).expect(200);
@@ -33,7 +34,10 @@ describe('POST /api/teams: who may create teams', () => {
     expectError(res, 401, 'UNAUTHENTICATED');
     const short = await t.api.post('/api/teams').set(bearer('nope')).send({ name: 'X', slug: 'unknown-token' });
     expectError(short, 401, 'UNAUTHENTICATED');
-    const notBearer = await t.api.post('/api/teams').set('Authorization', `Basic ${Buffer.from('admin:x').toString('base64')}`).send({ name: 'X', slug: 'unknown-token' });
+    const notBearer = await t.api
+      .post('/api/teams')
+      .set('Authorization', `Basic ${Buffer.from('admin:x').toString('base64')}`)
+      .send({ name: 'X', slug: 'unknown-token' });
     expectError(notBearer, 401, 'UNAUTHENTICATED');
     expect(await teamSlugs()).not.toContain('unknown-token');
   });
@@ -77,7 +81,11 @@ describe('POST /api/teams: response and validation', () => {
     ['pro', 50],
     ['enterprise', null],
   ])('plan %s has numberLimit %s', async (plan, limit) => {
-    const res = await t.api.post('/api/teams').set(t.admin).send({ name: plan, slug: `plan-${plan}`, plan }).expect(201);
+    const res = await t.api
+      .post('/api/teams')
+      .set(t.admin)
+      .send({ name: plan, slug: `plan-${plan}`, plan })
+      .expect(201);
     expect(res.body.team.plan).toBe(plan);
     expect(res.body.team.numberLimit).toBe(limit);
     const got = await t.api.get(`/api/teams/${res.body.team.id}`).set(t.admin).expect(200);
@@ -261,7 +269,7 @@ describe('POST /api/teams/:teamId/tokens', () => {
     expect(dump).not.toContain(t.admin.Authorization.slice('Bearer '.length));
     // Nor does anything else in the database file carry them.
     for (const name of (await t.sql.tables()).filter((n) => !n.startsWith('sim_'))) {
-      const all = JSON.stringify((await t.sql.all(`SELECT * FROM "${name}"`)));
+      const all = JSON.stringify(await t.sql.all(`SELECT * FROM "${name}"`));
       expect(all, name).not.toContain(a.token);
       expect(all, name).not.toContain(second);
     }
@@ -274,7 +282,11 @@ describe('GET /api/me', () => {
     expect(admin.body).toEqual({ kind: 'admin', tokenId: expect.any(String) });
     const team = await createTeam(t, 'me-team', 'pro');
     const me = await t.api.get('/api/me').set(team.auth).expect(200);
-    expect(me.body).toMatchObject({ kind: 'team', tokenId: expect.any(String), team: { id: team.id, slug: 'me-team', plan: 'pro', numberLimit: 50, numbersHeld: 0 } });
+    expect(me.body).toMatchObject({
+      kind: 'team',
+      tokenId: expect.any(String),
+      team: { id: team.id, slug: 'me-team', plan: 'pro', numberLimit: 50, numbersHeld: 0 },
+    });
     const tokens = await t.api.get(`/api/teams/${team.id}/tokens`).set(team.auth).expect(200);
     expect(tokens.body.tokens.find((x: { current: boolean }) => x.current).id).toBe(me.body.tokenId);
     expect((await t.api.get('/api/me')).status).toBe(401);

@@ -80,7 +80,12 @@ describe('mediaUrl with a control character or a space', () => {
   });
 
   it('a leading or trailing control character is not trimmed away and accepted', async () => {
-    for (const url of ['\\u0000wss://agent.example.com/s', 'wss://agent.example.com/s\\u0000', '\\twss://agent.example.com/s', 'wss://agent.example.com/s\\n']) {
+    for (const url of [
+      '\\u0000wss://agent.example.com/s',
+      'wss://agent.example.com/s\\u0000',
+      '\\twss://agent.example.com/s',
+      'wss://agent.example.com/s\\n',
+    ]) {
       expectFieldRefused(await raw('post', '/api/assistants', team.auth, `{"name":"Edge","mediaUrl":"${url}"}`), 'mediaUrl');
     }
   });

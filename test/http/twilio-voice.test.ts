@@ -41,7 +41,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) => expectApiError(res, status, code, { json: true });
+const expectError = (res: { status: number; body: any; headers: Record<string, string> }, status: number, code: string) =>
+  expectApiError(res, status, code, { json: true });
 
 async function getCall(id: string, gw = t) {
   return (await gw.api.get(`/api/calls/${id}`).set(gw.admin).expect(200)).body.call;
@@ -337,7 +338,7 @@ describe('X-Twilio-Signature', () => {
   });
 
   it('the raw query string is part of the signed URL, not re-encoded', async () => {
-    const path = "/carriers/twilio/voice?foo=1&bar=a+b%27";
+    const path = '/carriers/twilio/voice?foo=1&bar=a+b%27';
     const p = voiceParams({ To: routed.e164 });
     // The oracle agrees the exact raw URL matters.
     expect(twilioSignature(TWILIO_TOKEN, PUBLIC_URL + path, p)).not.toBe(
@@ -371,7 +372,10 @@ describe('configuration', () => {
       expectError(res, 503, 'UNAVAILABLE');
       expect(res.body.error.message).toContain('TWILIO_AUTH_TOKEN');
       for (const path of ['/carriers/twilio/status', '/carriers/twilio/connect-action']) {
-        const r = await g.api.post(path).type('form').send(formEncode({ CallSid: callSid(), CallStatus: 'completed' }));
+        const r = await g.api
+          .post(path)
+          .type('form')
+          .send(formEncode({ CallSid: callSid(), CallStatus: 'completed' }));
         expect(r.status).toBe(503);
       }
       expect(await countCalls(g)).toBe(0);

@@ -28,7 +28,10 @@ afterEach(async (ctx) => {
   if (ctx.task.result?.state === 'fail') {
     for (const w of pages) {
       const shot = await screenshot(w.page, `failed-${Date.now()}`).catch(() => 'none');
-      const text = await w.page.locator('body').innerText().catch(() => '');
+      const text = await w.page
+        .locator('body')
+        .innerText()
+        .catch(() => '');
       console.error(`page at ${w.page.url()} (screenshot ${shot}):\n${text.slice(0, 3000)}\nlast requests:\n${w.requests.slice(-15).join('\n')}`);
     }
     for (const g of gateways) console.error(`gateway ${g.base} stdout (tail):\n${g.stdout().slice(-4000)}\nstderr:\n${g.stderr().slice(-2000)}`);
@@ -193,7 +196,10 @@ describe('the console', () => {
     // Fields that do not apply are hidden: area code, state and city for local, prefix for toll-free.
     expect(await dialog.getByLabel('Local Number (Geographic)').isChecked()).toBe(true);
     expect(await dialog.getByLabel('Country').inputValue()).toBe('US');
-    const countries = await dialog.getByLabel('Country').locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
+    const countries = await dialog
+      .getByLabel('Country')
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
     expect(countries.sort()).toEqual(['AE', 'AT', 'CA', 'CH', 'DE', 'US']);
     await dialog.getByLabel('Toll-Free').check();
     await dialog.getByLabel('Prefix').waitFor();
@@ -300,7 +306,9 @@ describe('the console', () => {
 
     // ---------------------------------------------------------------- release, with confirmation
     await nav(page, 'Phone Numbers');
-    await row(page, e164).getByRole('button', { name: /^Release/ }).click();
+    await row(page, e164)
+      .getByRole('button', { name: /^Release/ })
+      .click();
     const confirm = page.getByRole('dialog', { name: 'Release this number?' });
     await confirm.waitFor();
     await expectAccessible(page, 'release confirmation');
@@ -393,8 +401,14 @@ describe('the console', () => {
     expect(bought.status, bought.text).toBe(201);
     const numberId: string = bought.body.phoneNumber.id;
     const a = await api(g.base, trial.token, 'POST', '/api/assistants', { name: 'Ana', mediaUrl: 'wss://agent.example.com/ana' });
-    await until(async () => (await api(g.base, trial.token, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active', 'the number to be active');
-    const assigned = await api(g.base, trial.token, 'PATCH', `/api/assistants/${a.body.assistant.id}/telephony/phone-numbers`, { accountSlug: trial.slug, phoneNumberIds: [numberId] });
+    await until(
+      async () => (await api(g.base, trial.token, 'GET', `/api/phone-numbers/${numberId}`)).body.phoneNumber.status === 'active',
+      'the number to be active',
+    );
+    const assigned = await api(g.base, trial.token, 'PATCH', `/api/assistants/${a.body.assistant.id}/telephony/phone-numbers`, {
+      accountSlug: trial.slug,
+      phoneNumberIds: [numberId],
+    });
     expect(assigned.status, assigned.text).toBe(200);
 
     const w = await open(g);
@@ -418,7 +432,9 @@ describe('the console', () => {
 
     // Change the plan: leaving free makes the trial number permanent.
     await nav(page, 'Teams');
-    await row(page, 'trial-team').getByRole('button', { name: /^Change plan/ }).click();
+    await row(page, 'trial-team')
+      .getByRole('button', { name: /^Change plan/ })
+      .click();
     const planDialog = page.getByRole('dialog', { name: 'Change the plan of trial-team' });
     await planDialog.getByText("Leaving the free plan makes the team's trial number permanent.").waitFor({ state: 'detached' });
     await planDialog.getByLabel(/^Starter/).check();
@@ -439,7 +455,10 @@ describe('the console', () => {
     await page.getByLabel('Media URL').fill('wss://agent.example.com/front-desk');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await heading(page, 'Ana Front Desk');
-    expect((await api(g.base, ADMIN, 'GET', `/api/assistants/${a.body.assistant.id}`)).body.assistant).toMatchObject({ name: 'Ana Front Desk', mediaUrl: 'wss://agent.example.com/front-desk' });
+    expect((await api(g.base, ADMIN, 'GET', `/api/assistants/${a.body.assistant.id}`)).body.assistant).toMatchObject({
+      name: 'Ana Front Desk',
+      mediaUrl: 'wss://agent.example.com/front-desk',
+    });
 
     // Calls come newest first, 25 a page.
     for (let i = 0; i < 30; i++) {
@@ -492,10 +511,14 @@ describe('the console', () => {
     page.on('response', (r) => {
       if (isPurchase(new URL(r.url()))) replayed = r.headers()['idempotent-replayed'] ?? null;
     });
-    await page.route(isPurchase, async (route) => {
-      await route.fetch(); // the real request, to the real gateway
-      await route.abort('connectionreset');
-    }, { times: 1 });
+    await page.route(
+      isPurchase,
+      async (route) => {
+        await route.fetch(); // the real request, to the real gateway
+        await route.abort('connectionreset');
+      },
+      { times: 1 },
+    );
     const next = await firstResult(dialog);
     await row(dialog, next).getByRole('button', { name: 'Buy', exact: true }).click();
     const lost = dialog.getByRole('alert').filter({ hasText: 'Network error.' });

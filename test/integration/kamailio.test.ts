@@ -125,7 +125,15 @@ describe('Kamailio + the example config, asked by SIPp', () => {
 
     // The gateway's record of the call: the SIP Call-ID is the carrier call id.
     const call = (await must(200, admin('GET', `/api/calls/${a.gatewayCallId}`), 'call')).call;
-    expect(call).toMatchObject({ carrier: 'generic', carrierCallId: a.callId, to: routed.e164, from: '+14155550123', assistantId: assistantA, phoneNumberId: routed.id, status: 'routed' });
+    expect(call).toMatchObject({
+      carrier: 'generic',
+      carrierCallId: a.callId,
+      to: routed.e164,
+      from: '+14155550123',
+      assistantId: assistantA,
+      phoneNumberId: routed.id,
+      status: 'routed',
+    });
 
     const c = await mediaReaches(a.mediaUrl, agentA);
     c.ws.close(1000);
@@ -201,7 +209,7 @@ describe('Kamailio + the example config, asked by SIPp', () => {
     expect(new Set(calls.map((c) => c.id))).toEqual(new Set(answers.map((a) => a.gatewayCallId)));
   });
 
-  it('a secret that differs from the gateway\'s → the gateway says 403, Kamailio answers 500 and logs why', async () => {
+  it("a secret that differs from the gateway's → the gateway says 403, Kamailio answers 500 and logs why", async () => {
     const wrong = await startKamailio({ gatewayUrl: gw.base, secret: 'whsec_not_the_gateways_secret_0' });
     others.push(wrong);
     const r = await sipp({ target: wrong.target, scenario: 'invite-500.xml', service: routed.e164 }, wrong);
@@ -211,7 +219,7 @@ describe('Kamailio + the example config, asked by SIPp', () => {
     expect(gw.lines.some((l) => l.msg === 'carrier webhook' && l.status === 403 && l.error === 'INVALID_SIGNATURE')).toBe(true);
   });
 
-  it('no secret in Kamailio\'s environment → 500 without asking', async () => {
+  it("no secret in Kamailio's environment → 500 without asking", async () => {
     const none = await startKamailio({ gatewayUrl: gw.base, secret: null });
     others.push(none);
     const asked = gw.lines.filter((l) => l.msg === 'carrier webhook').length;

@@ -66,7 +66,8 @@ async function setup(procs: Gateway[], slug: string) {
   const team = await api(p1, 'POST', '/api/teams', { name: slug, slug, plan: 'pro' });
   expect(team.status, team.text).toBe(201);
   const teamId = team.body.team.id as string;
-  const mk = async (p: Gateway, name: string) => (await api(p, 'POST', '/api/assistants', { teamId, name, mediaUrl: `ws://127.0.0.1:9/${name}` })).body.assistant.id as string;
+  const mk = async (p: Gateway, name: string) =>
+    (await api(p, 'POST', '/api/assistants', { teamId, name, mediaUrl: `ws://127.0.0.1:9/${name}` })).body.assistant.id as string;
   const ids = { A: await mk(p1, 'A'), B: await mk(p2, 'B') };
   const e164 = (await api(p1, 'POST', '/api/phone-numbers/search', { filters: { countryCode: 'US', limit: 1 } })).body.numbers[0].phoneNumber as string;
   const bought = await api(p2, 'POST', '/api/phone-numbers/purchase', { phoneNumber: e164, teamId });
@@ -126,7 +127,10 @@ async function alternate(procs: Gateway[], s: Setup, rounds: number, during: (i:
     }
     expect(call.status, `round ${i}: call at ${caller.name}: ${call.text}`).toBe(200);
     const got = await routedTo(reader(caller), call.twiml!.callId!);
-    if (got !== s.ids[current]) misroutes.push(`round ${i}: PATCH at ${writer.name} to ${current}, call at ${caller.name} went to ${got === s.ids.A ? 'A' : got === s.ids.B ? 'B' : got}`);
+    if (got !== s.ids[current])
+      misroutes.push(
+        `round ${i}: PATCH at ${writer.name} to ${current}, call at ${caller.name} went to ${got === s.ids.A ? 'A' : got === s.ids.B ? 'B' : got}`,
+      );
   }
   patchMs.sort((a, b) => a - b);
   return { misroutes, unavailable, patchP50: patchMs[Math.floor(patchMs.length / 2)]!, patchMax: patchMs[patchMs.length - 1]! };
@@ -139,7 +143,9 @@ describe('three instances on one PostgreSQL database', () => {
     const r = await alternate(procs, s, 300);
     expect(r.misroutes).toEqual([]);
     expect(r.unavailable).toEqual([]);
-    console.log(`300 alternations over 3 instances: PATCH (write + every instance acknowledged) p50 ${r.patchP50.toFixed(1)} ms, max ${r.patchMax.toFixed(1)} ms`);
+    console.log(
+      `300 alternations over 3 instances: PATCH (write + every instance acknowledged) p50 ${r.patchP50.toFixed(1)} ms, max ${r.patchMax.toFixed(1)} ms`,
+    );
     // The caches really were warm: the warm-up calls were served from memory.
     for (const p of procs) {
       const m = await (await fetch(`${p.base}/metrics`)).text();
@@ -185,7 +191,9 @@ describe('three instances on one PostgreSQL database', () => {
     expect(r.unavailable.length).toBeGreaterThan(0);
     for (const u of r.unavailable) expect(u).toMatch(/instance C/);
     expect(cutOne.isAlive()).toBe(true);
-    console.log(`cut and restore: ${r.unavailable.length} answers 503 at the cut instance; PATCH p50 ${r.patchP50.toFixed(1)} ms, max ${r.patchMax.toFixed(0)} ms (the bound, while the cut instance still counted as live); ${proxy.dropped} connections dropped`);
+    console.log(
+      `cut and restore: ${r.unavailable.length} answers 503 at the cut instance; PATCH p50 ${r.patchP50.toFixed(1)} ms, max ${r.patchMax.toFixed(0)} ms (the bound, while the cut instance still counted as live); ${proxy.dropped} connections dropped`,
+    );
     const m = await (await fetch(`${cutOne.base}/metrics`)).text();
     expect(Number(/^switchboard_routing_cache_fenced_total (\d+)/m.exec(m)?.[1])).toBeGreaterThan(0);
     await proxy.close();
@@ -229,7 +237,11 @@ describe('three instances on one PostgreSQL database', () => {
       expect(await sql.value('SELECT count(*) FROM calls WHERE carrier = ? AND carrier_call_id = ?', 'twilio', a.sid), a.sid).toBe(1);
     }
     // The survivors' sweeper settles whatever the victim left purchasing.
-    await until(async () => Number(await sql.value("SELECT count(*) FROM phone_numbers WHERE status = 'purchasing'")) === 0, 'no number left purchasing', 20_000);
+    await until(
+      async () => Number(await sql.value("SELECT count(*) FROM phone_numbers WHERE status = 'purchasing'")) === 0,
+      'no number left purchasing',
+      20_000,
+    );
     // And no number is held twice.
     expect(await sql.all("SELECT e164 FROM phone_numbers WHERE status IN ('purchasing','active','suspended') GROUP BY e164 HAVING count(*) > 1")).toEqual([]);
     console.log(`kill -9: ${answered.length} answered calls (${fromVictim} by the victim), all recorded; purchasing settled`);
@@ -288,12 +300,35 @@ describe('the check that can fail: without the feed, instances misroute', () => 
     const rt2 = new RoutingTable(o2.routing, { size: 100 });
     const t = Date.now();
     await o1.store.teams.insert({ id: 't', slug: 't', name: 't', plan: 'pro', createdAt: t });
-    for (const a of ['A', 'B']) await o1.store.assistants.insert({ id: a, teamId: 't', name: a, mediaUrl: `ws://127.0.0.1:9/${a}`, createdAt: t, updatedAt: t });
+    for (const a of ['A', 'B'])
+      await o1.store.assistants.insert({ id: a, teamId: 't', name: a, mediaUrl: `ws://127.0.0.1:9/${a}`, createdAt: t, updatedAt: t });
     const e164 = '+14155550199';
     await rt1.mutate(async (tx, touch) => {
       await tx.routingWrites.insertNumber({
-        id: 'n', e164, teamId: 't', countryCode: 'US', numberType: 'local', areaCode: '415', city: null, region: null, monthlyCost: 115, currency: 'USD',
-        status: 'active', assistantId: 'A', provider: 'sim', providerNumberId: null, imported: false, trial: false, expiresAt: null, orderId: null, failureReason: null, lastUsedAt: null, createdAt: t, activatedAt: t, releasedAt: null, updatedAt: t,
+        id: 'n',
+        e164,
+        teamId: 't',
+        countryCode: 'US',
+        numberType: 'local',
+        areaCode: '415',
+        city: null,
+        region: null,
+        monthlyCost: 115,
+        currency: 'USD',
+        status: 'active',
+        assistantId: 'A',
+        provider: 'sim',
+        providerNumberId: null,
+        imported: false,
+        trial: false,
+        expiresAt: null,
+        orderId: null,
+        failureReason: null,
+        lastUsedAt: null,
+        createdAt: t,
+        activatedAt: t,
+        releasedAt: null,
+        updatedAt: t,
       });
       touch(e164);
     });

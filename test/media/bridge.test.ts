@@ -27,13 +27,13 @@ describe('media bridge', () => {
     await eventually(() => assistant.received[0]?.length === sent.length && c.received.length === 300);
     expect(assistant.received[0]).toEqual(relayed(sent));
     expect(c.received.map((m) => JSON.parse(m).media.payload)).toEqual(sent.slice(2).map((m) => JSON.parse(m).media.payload));
-    const rec = (await callRecord(t, 'call-1'));
+    const rec = await callRecord(t, 'call-1');
     expect(rec.status).toBe('in-progress');
     expect(rec.answeredAt).not.toBeNull();
     c.ws.close(1000);
     expect((await assistant.closed(1)).code).toBe(1000);
     await eventually(async () => (await callRecord(t, 'call-1')).endedAt !== null);
-    const ended = (await callRecord(t, 'call-1'));
+    const ended = await callRecord(t, 'call-1');
     expect(ended.status).toBe('completed');
     expect(ended.endReason).toBe('carrier_hangup');
     expect(t.gw.liveCalls.size).toBe(0);
@@ -67,7 +67,7 @@ describe('media bridge', () => {
     c.ws.send(CONNECTED);
     c.ws.send(twilioStart('call-3', token));
     await c.closed;
-    const rec = (await callRecord(t, 'call-3'));
+    const rec = await callRecord(t, 'call-3');
     expect(rec.status).toBe('failed');
     expect(rec.reason).toBe('assistant_unreachable');
   });

@@ -39,7 +39,7 @@ describe('100 concurrent bridged calls', () => {
     await t.close();
   });
 
-  it('relays every call\'s frames complete and in order both ways; registry 100 → 0; all completed', async () => {
+  it("relays every call's frames complete and in order both ways; registry 100 → 0; all completed", async () => {
     // Three assistants, each on its own number.
     const numbers = (await availableNumbers(t, 'US', 3)) as string[];
     const assistantIds: string[] = [];

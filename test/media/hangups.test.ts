@@ -7,14 +7,7 @@ import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../src/clock.js';
-import {
-  CARRIER_ENV,
-  assign,
-  newAssistant,
-  parseTwiml,
-  twilioConnectAction,
-  twilioCallTo,
-} from '../helpers/carrier.js';
+import { CARRIER_ENV, assign, newAssistant, parseTwiml, twilioConnectAction, twilioCallTo } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant, callRecord } from '../helpers/media.js';
 

@@ -13,10 +13,11 @@ async function assistantServer(onConnection: (ws: WebSocket) => void, opts: { au
   wss.on('connection', onConnection);
   return {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/stream`,
-    close: () => new Promise<void>((r) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
   };
 }
 
@@ -39,7 +40,7 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const started = Date.now();
     expect((await c.closed).code).toBe(1001);
     expect(Date.now() - started).toBeLessThan(2000);
-    const rec = (await callRecord(t, 'dead-assistant'));
+    const rec = await callRecord(t, 'dead-assistant');
     expect(rec.endReason).toBe('assistant_timeout');
     expect(rec.endedAt).not.toBeNull();
     expect(t.gw.liveCalls.size).toBe(0);
@@ -103,7 +104,7 @@ describe('backpressure', () => {
       if (sent % 50 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     expect((await c.closed).code).toBe(1011);
-    const rec = (await callRecord(t, 'stalled'));
+    const rec = await callRecord(t, 'stalled');
     expect(rec.endReason).toBe('assistant_stalled');
     expect(t.gw.liveCalls.size).toBe(0);
     // The call ended while the carrier was still sending: the gateway did not

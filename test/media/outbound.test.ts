@@ -1,7 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { CARRIER_ENV, assign, callSid, newAssistant, parseTwiml, telnyxCallId, telnyxConnectAction, telnyxStatus, twilioConnectAction, twilioStatus } from '../helpers/carrier.js';
-import { CONNECTED, TELNYX_CONNECTED, carrierSocket, fakeAssistant, mediaFrame, telnyxMediaFrame, telnyxStart, twilioStart, type FakeAssistant, callRecord } from '../helpers/media.js';
+import {
+  CARRIER_ENV,
+  assign,
+  callSid,
+  newAssistant,
+  parseTwiml,
+  telnyxCallId,
+  telnyxConnectAction,
+  telnyxStatus,
+  twilioConnectAction,
+  twilioStatus,
+} from '../helpers/carrier.js';
+import {
+  CONNECTED,
+  TELNYX_CONNECTED,
+  carrierSocket,
+  fakeAssistant,
+  mediaFrame,
+  telnyxMediaFrame,
+  telnyxStart,
+  twilioStart,
+  type FakeAssistant,
+  callRecord,
+} from '../helpers/media.js';
 
 describe('outbound calls through the media bridge', () => {
   let t: TestGateway;
@@ -32,13 +54,13 @@ describe('outbound calls through the media bridge', () => {
     for (let i = 3; i < 13; i++) c.ws.send(mediaFrame(i));
     await eventually(() => c.received.length === 10);
 
-    const call = (await callRecord(t, res.body.callId));
+    const call = await callRecord(t, res.body.callId);
     expect(call).toMatchObject({ direction: 'outbound', carrierCallId: sid, status: 'in-progress', assistantId: asst });
 
     await twilioStatus(t, { CallSid: sid, CallStatus: 'completed', CallDuration: '7' }).expect(204);
     c.ws.close();
     await eventually(async () => (await callRecord(t, res.body.callId)).endedAt !== null);
-    expect((await callRecord(t, res.body.callId))).toMatchObject({ status: 'completed', durationSec: 7 });
+    expect(await callRecord(t, res.body.callId)).toMatchObject({ status: 'completed', durationSec: 7 });
     const action = await twilioConnectAction(t, { CallSid: sid }).expect(200);
     expect(action.text).toContain('<Hangup/>');
   });

@@ -15,14 +15,7 @@ import { buildCarriers } from '../../src/carriers/registry.js';
 import { MediaServer } from '../../src/media/media-server.js';
 import { LiveCallRegistry } from '../../src/media/registry.js';
 import { CallTokens } from '../../src/routing/call-token.js';
-import {
-  CARRIER_ENV,
-  assign,
-  callSid,
-  genericInbound,
-  newAssistant,
-  twilioCallTo,
-} from '../helpers/carrier.js';
+import { CARRIER_ENV, assign, callSid, genericInbound, newAssistant, twilioCallTo } from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, relayed, STREAM_SID, callRecord as callRecordOf, mediaFrame, twilioStart } from '../helpers/media.js';
 
@@ -157,7 +150,7 @@ describe('media relay', () => {
 
   const record = (id: string) => callRecordOf(t, id);
 
-  it('relays 600 frames each way in order, and the assistant\'s mark and clear reach the carrier byte for byte', async () => {
+  it("relays 600 frames each way in order, and the assistant's mark and clear reach the carrier byte for byte", async () => {
     // The assistant echoes every media frame; after every 50th it sends a
     // mark, after every 100th a clear, written with odd spacing, key order
     // and non-ASCII text that any parse/re-encode would change.
@@ -195,7 +188,9 @@ describe('media relay', () => {
     expect(c.received.length).toBe(expectedAtCarrier.length);
     c.received.forEach((r, i) => expect(r.data.equals(Buffer.from(expectedAtCarrier[i]!, 'utf8')), `frame ${i}`).toBe(true));
     const marks = c.received.filter((r) => r.data.includes('"mark"'));
-    expect(marks.map((m) => JSON.parse(m.data.toString()).mark.name)).toEqual([50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 550, 600].map((k) => `après-${k} ☎ é`));
+    expect(marks.map((m) => JSON.parse(m.data.toString()).mark.name)).toEqual(
+      [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 550, 600].map((k) => `après-${k} ☎ é`),
+    );
     expect(c.received.filter((r) => r.data.includes('"clear"')).length).toBe(6);
 
     c.ws.close(1000);
@@ -293,7 +288,7 @@ describe('media relay', () => {
     expect((await a.closed).code).toBe(1000);
   });
 
-  it('closes a generic stream with a forged, missing or other call\'s token with 1008; nothing reaches the assistant', async () => {
+  it("closes a generic stream with a forged, missing or other call's token with 1008; nothing reaches the assistant", async () => {
     const server = await newServer();
     await routeTo(server, 'guarded');
     const g = await genericCall();
@@ -406,7 +401,10 @@ describe('media server start timeout', () => {
     server = http.createServer((_req, res) => res.writeHead(404).end());
     const tokens = new CallTokens('another-secret-0123456789abcdef0123');
     media = new MediaServer({
-      carriers: buildCarriers({ twilioAuthToken: undefined, telnyxPublicKey: undefined, webhookSecret: undefined }, { publicUrl: () => 'http://127.0.0.1', signToken: (c, a, at) => tokens.sign(c, a, at), now: () => Date.now() }),
+      carriers: buildCarriers(
+        { twilioAuthToken: undefined, telnyxPublicKey: undefined, webhookSecret: undefined },
+        { publicUrl: () => 'http://127.0.0.1', signToken: (c, a, at) => tokens.sign(c, a, at), now: () => Date.now() },
+      ),
       lifecycle: new Lifecycle(),
       tokens,
       registry: new LiveCallRegistry(),

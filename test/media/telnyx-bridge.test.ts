@@ -46,7 +46,11 @@ describe('Telnyx media through the gateway', () => {
     const order = [2, 3, 5, 4, 6, 8, 7, 9, 11, 10];
     for (const seq of order) c.ws.send(telnyxMediaFrame(seq));
     await eventually(() => heard().length >= 2 + order.length);
-    expect(heard().slice(2).map((m) => Number(m.sequenceNumber))).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(
+      heard()
+        .slice(2)
+        .map((m) => Number(m.sequenceNumber)),
+    ).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(await metric('switchboard_media_frames_reordered_total')).toBeGreaterThanOrEqual(3);
     c.ws.close();
     await eventually(async () => (await callRow(t, sid))?.end_reason === 'carrier_hangup');
@@ -62,7 +66,11 @@ describe('Telnyx media through the gateway', () => {
     c.ws.send(telnyxMediaFrame(2));
     c.ws.send(telnyxMediaFrame(3));
     await eventually(() => heard().length >= 4);
-    expect(heard().slice(2).map((m) => m.sequenceNumber)).toEqual(['2', '3']);
+    expect(
+      heard()
+        .slice(2)
+        .map((m) => m.sequenceNumber),
+    ).toEqual(['2', '3']);
     expect(await metric('switchboard_media_frames_dropped_total{reason="bad_frame"}')).toBe(before + 4);
     expect(await callRow(t, sid)).toMatchObject({ status: 'in-progress', end_reason: null });
     c.ws.close();
@@ -84,7 +92,14 @@ describe('Telnyx media through the gateway', () => {
   it("a Telnyx call's token does not open /media/twilio, nor a Twilio-shaped start on /media/telnyx", async () => {
     const call = await telnyxCallTo(t, e164);
     const tw = await carrierSocket(`${base}/media/twilio`);
-    tw.ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: 'MZ1', start: { callSid: 'CA' + '1'.repeat(32), customParameters: { callId: call.callId, token: call.token } } }));
+    tw.ws.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        streamSid: 'MZ1',
+        start: { callSid: 'CA' + '1'.repeat(32), customParameters: { callId: call.callId, token: call.token } },
+      }),
+    );
     expect(await tw.closed).toEqual({ code: 1008, reason: 'wrong_media_endpoint' });
     const tx = await carrierSocket(`${base}/media/telnyx`);
     for (let i = 0; i < 16; i++) tx.ws.send(TELNYX_CONNECTED);

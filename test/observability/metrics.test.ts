@@ -4,7 +4,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TRIAL_MS } from '../../src/domain/plans.js';
-import { CARRIER_ENV, accountSid, assign, callSid, genericInbound, newAssistant, parseTwiml, twilioStatus, twilioVoice, voiceParams } from '../helpers/carrier.js';
+import {
+  CARRIER_ENV,
+  accountSid,
+  assign,
+  callSid,
+  genericInbound,
+  newAssistant,
+  parseTwiml,
+  twilioStatus,
+  twilioVoice,
+  voiceParams,
+} from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
 
@@ -23,7 +34,8 @@ function parse(text: string): Sample[] {
     if (!m) throw new Error(`not a sample line: ${line}`);
     const labels: Record<string, string> = {};
     if (m[2]) {
-      for (const l of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_x, c: string) => (c === 'n' ? '\n' : c));
+      for (const l of m[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+        labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_x, c: string) => (c === 'n' ? '\n' : c));
     }
     const v = m[3]!;
     out.push({ name: m[1]!, labels, value: v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v) });
@@ -35,9 +47,7 @@ class Scrape {
   constructor(readonly samples: Sample[]) {}
   /** Sum of the samples named `name` whose labels include `labels`. */
   get(name: string, labels: Record<string, string> = {}): number {
-    return this.samples
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((a, s) => a + s.value, 0);
+    return this.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
   }
   has(name: string, labels: Record<string, string> = {}): boolean {
     return this.samples.some((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
@@ -79,7 +89,12 @@ describe('GET /metrics', () => {
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(() => parse(res.text)).not.toThrow();
     // Every metric has HELP and TYPE.
-    for (const name of ['switchboard_calls_total', 'switchboard_webhook_duration_seconds', 'switchboard_routing_cache_hits_total', 'switchboard_media_bridges_open']) {
+    for (const name of [
+      'switchboard_calls_total',
+      'switchboard_webhook_duration_seconds',
+      'switchboard_routing_cache_hits_total',
+      'switchboard_media_bridges_open',
+    ]) {
       expect(res.text).toContain(`# HELP ${name} `);
       expect(res.text).toMatch(new RegExp(`# TYPE ${name} (counter|gauge|histogram)`));
     }
@@ -107,7 +122,9 @@ describe('GET /metrics', () => {
     expect(d('switchboard_webhook_duration_seconds_count', { carrier: 'twilio', action: 'inbound' })).toBe(5);
     expect(d('switchboard_webhook_duration_seconds_count', { carrier: 'generic', action: 'inbound' })).toBe(1);
     expect(d('switchboard_webhook_duration_seconds_sum', { carrier: 'twilio', action: 'inbound' })).toBeGreaterThan(0);
-    const buckets = after.samples.filter((s) => s.name === 'switchboard_webhook_duration_seconds_bucket' && s.labels.carrier === 'twilio' && s.labels.action === 'inbound');
+    const buckets = after.samples.filter(
+      (s) => s.name === 'switchboard_webhook_duration_seconds_bucket' && s.labels.carrier === 'twilio' && s.labels.action === 'inbound',
+    );
     expect(buckets.length).toBeGreaterThanOrEqual(5);
     const inf = buckets.find((b) => b.labels.le === '+Inf')!;
     expect(inf.value).toBe(after.get('switchboard_webhook_duration_seconds_count', { carrier: 'twilio', action: 'inbound' }));
@@ -157,8 +174,14 @@ describe('GET /metrics', () => {
     const open = await scrape();
     expect(open.get('switchboard_media_bridges_open')).toBe(before.get('switchboard_media_bridges_open') + 1);
     // connected + start + N media went to the assistant; N echoes came back.
-    expect(open.get('switchboard_media_frames_relayed_total', { direction: 'to_assistant' }) - before.get('switchboard_media_frames_relayed_total', { direction: 'to_assistant' })).toBe(N + 2);
-    expect(open.get('switchboard_media_frames_relayed_total', { direction: 'to_carrier' }) - before.get('switchboard_media_frames_relayed_total', { direction: 'to_carrier' })).toBe(N);
+    expect(
+      open.get('switchboard_media_frames_relayed_total', { direction: 'to_assistant' }) -
+        before.get('switchboard_media_frames_relayed_total', { direction: 'to_assistant' }),
+    ).toBe(N + 2);
+    expect(
+      open.get('switchboard_media_frames_relayed_total', { direction: 'to_carrier' }) -
+        before.get('switchboard_media_frames_relayed_total', { direction: 'to_carrier' }),
+    ).toBe(N);
     expect(open.get('switchboard_media_bridges_total', { result: 'opened' }) - before.get('switchboard_media_bridges_total', { result: 'opened' })).toBe(1);
     carrier.ws.close();
     await carrier.closed;
@@ -181,7 +204,7 @@ describe('GET /metrics', () => {
     expect(d('switchboard_provisioning_duration_seconds_count', {})).toBe(1);
   });
 
-  it('trial expiries: a free team\'s number expiring at the sweep', async () => {
+  it("trial expiries: a free team's number expiring at the sweep", async () => {
     const free = await createTeam(t, 'metrics-free', 'free');
     const [n] = await availableNumbers(t, 'US', 1);
     await buyActive(t, free, n!);
@@ -215,7 +238,9 @@ describe('GET /metrics', () => {
     // And the numbers used by the calls are nowhere in the text, labels or not.
     expect(res.text).not.toContain(e164.slice(1));
     // Bounded: the switchboard_* series stay few, however much traffic there was.
-    const series = new Set(samples.filter((s) => s.name.startsWith('switchboard_') && !s.name.startsWith('switchboard_process_')).map((s) => s.name + JSON.stringify(s.labels)));
+    const series = new Set(
+      samples.filter((s) => s.name.startsWith('switchboard_') && !s.name.startsWith('switchboard_process_')).map((s) => s.name + JSON.stringify(s.labels)),
+    );
     expect(series.size).toBeLessThan(200);
   });
 });

@@ -6,7 +6,18 @@
 // fake of the provider's API. Each provider is one driver below; the
 // scenarios are the same for all.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assign, newAssistant, parseTwiml, PUBLIC_URL, TELNYX_PUBLIC_KEY, TELNYX_SIGNING_KEY, telnyxVoice, telnyxVoiceParams, twilioVoice, voiceParams } from '../helpers/carrier.js';
+import {
+  assign,
+  newAssistant,
+  parseTwiml,
+  PUBLIC_URL,
+  TELNYX_PUBLIC_KEY,
+  TELNYX_SIGNING_KEY,
+  telnyxVoice,
+  telnyxVoiceParams,
+  twilioVoice,
+  voiceParams,
+} from '../helpers/carrier.js';
 import { FakeTelnyxApi } from '../fakes/telnyx-api.js';
 import { ADMIN_TOKEN, bearer, createTeam, eventually, expectApiError, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeTwilioApi } from '../fakes/twilio-api.js';
@@ -85,7 +96,15 @@ const telnyx: ProviderDriver = {
   purchasesOf: (e164) => [...telnyxFake.orders.values()].filter((o) => o.phone_numbers.some((p) => p.phone_number === e164)).length,
   sellElsewhere: (e164) => telnyxFake.takeNumber(e164),
   needsAddress: (country) => telnyxFake.requireRegulatory(country, 'reject'),
-  failAuth: () => telnyxFake.inject({ times: Infinity, fault: { kind: 'status', status: 401, body: { errors: [{ code: '10009', title: 'Authentication failed', detail: 'Could not understand the provided credentials.' }] } } }),
+  failAuth: () =>
+    telnyxFake.inject({
+      times: Infinity,
+      fault: {
+        kind: 'status',
+        status: 401,
+        body: { errors: [{ code: '10009', title: 'Authentication failed', detail: 'Could not understand the provided credentials.' }] },
+      },
+    }),
   losePurchaseAnswer: () => telnyxFake.inject({ method: 'POST', path: '/number_orders', fault: { kind: 'lose-response', mode: 'reset' } }),
   addOwned: (e164) => void telnyxFake.addOwned(e164, { connectionId: 'other-app' }),
   releaseInConsole: (e164) => telnyxFake.deleteInPortal(e164),
@@ -121,7 +140,9 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
   async function search(filters: Record<string, unknown> = { countryCode: 'US' }) {
     const res = await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters });
     expect(res.status, res.text).toBe(200);
-    return (res.body.numbers as Array<{ phoneNumber: string; provider: string; state: string | null; city: string | null }>).filter((x) => !used.has(x.phoneNumber));
+    return (res.body.numbers as Array<{ phoneNumber: string; provider: string; state: string | null; city: string | null }>).filter(
+      (x) => !used.has(x.phoneNumber),
+    );
   }
   const purchase = (e164: string, key?: string) => {
     used.add(e164);
@@ -139,7 +160,14 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
     const filters = res.body.providers[0].filters;
     expect(['areaCode', 'state', 'city']).toEqual(expect.arrayContaining(filters.local));
     expect(['prefix']).toEqual(expect.arrayContaining(filters['toll-free']));
-    expect((await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters: { countryCode: 'US', state: 'ca', city: 'San Francisco' } })).status).toBe(200);
+    expect(
+      (
+        await t.api
+          .post('/api/phone-numbers/search')
+          .set(team.auth)
+          .send({ provider: p.name, filters: { countryCode: 'US', state: 'ca', city: 'San Francisco' } })
+      ).status,
+    ).toBe(200);
   });
 
   it('offers the filters by their API names, and each one it offers works in a search', async () => {
@@ -200,7 +228,8 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
     const [target] = await search();
     const b = await createTeam(t, `${p.name}-flow-${++n}`, 'pro');
     used.add(target!.phoneNumber);
-    const buy = (tm: typeof a) => t.api.post('/api/phone-numbers/purchase').set(tm.auth).send({ teamId: tm.id, phoneNumber: target!.phoneNumber, provider: p.name });
+    const buy = (tm: typeof a) =>
+      t.api.post('/api/phone-numbers/purchase').set(tm.auth).send({ teamId: tm.id, phoneNumber: target!.phoneNumber, provider: p.name });
     const results = await Promise.all([buy(a), buy(b)]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
     expect(p.purchasesOf(target!.phoneNumber)).toBe(1);
@@ -230,10 +259,17 @@ describe.each([twilio, telnyx])('$name provider, end to end', (p) => {
     const [x] = await search();
     p.failAuth();
     expectApiError(await purchase(x!.phoneNumber), 502, 'PROVIDER_AUTH_FAILED');
-    expectApiError(await t.api.post('/api/phone-numbers/search').set(team.auth).send({ provider: p.name, filters: { countryCode: 'US' } }), 502, 'PROVIDER_AUTH_FAILED');
+    expectApiError(
+      await t.api
+        .post('/api/phone-numbers/search')
+        .set(team.auth)
+        .send({ provider: p.name, filters: { countryCode: 'US' } }),
+      502,
+      'PROVIDER_AUTH_FAILED',
+    );
   });
 
-  it("a purchase whose answer is lost is found at the provider: active, bought once", async () => {
+  it('a purchase whose answer is lost is found at the provider: active, bought once', async () => {
     await newTeam();
     const [x] = await search();
     p.losePurchaseAnswer();

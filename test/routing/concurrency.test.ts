@@ -79,8 +79,15 @@ describe('a burst of 500 concurrent inbound webhooks', () => {
     expect(connected).toBe(500 - UNKNOWN);
 
     // One durable record per call, each pinned to the right assistant and number.
-    expect(await countCalls(t) - before).toBe(500);
-    const rows = (await t.sql.all('SELECT carrier_call_id AS sid, status, reason, assistant_id, phone_number_id, id FROM calls')) as Array<{ sid: string; status: string; reason: string | null; assistant_id: string | null; phone_number_id: string | null; id: string }>;
+    expect((await countCalls(t)) - before).toBe(500);
+    const rows = (await t.sql.all('SELECT carrier_call_id AS sid, status, reason, assistant_id, phone_number_id, id FROM calls')) as Array<{
+      sid: string;
+      status: string;
+      reason: string | null;
+      assistant_id: string | null;
+      phone_number_id: string | null;
+      id: string;
+    }>;
     const bySid = new Map(rows.map((r) => [r.sid, r]));
     const mismatches: string[] = [];
     for (const j of jobs) {

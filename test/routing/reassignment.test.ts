@@ -89,7 +89,10 @@ describe('sequential alternation', () => {
       current = current === A ? B : A;
       await reassign(current);
       const r = i % 4 === 3 ? await callGeneric() : await callTwilio();
-      if (r.assistant !== current) misroutes.push(`#${i}: expected ${current === A ? 'A' : 'B'}, token says ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : `${r.assistant} (${r.reject})`}`);
+      if (r.assistant !== current)
+        misroutes.push(
+          `#${i}: expected ${current === A ? 'A' : 'B'}, token says ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : `${r.assistant} (${r.reject})`}`,
+        );
       else if ((await recordedAssistant(r.callId)) !== current) misroutes.push(`#${i}: record says ${await recordedAssistant(r.callId)}`);
     }
     expect(misroutes).toEqual([]);
@@ -104,7 +107,11 @@ describe('concurrent reassignments and calls', () => {
     let started = 0; // reassignments sent so far
     let completed = 0; // reassignments answered 200 so far
     const PATCHES = 100;
-    interface Observed { lo: number; hi: number; r: Routed }
+    interface Observed {
+      lo: number;
+      hi: number;
+      r: Routed;
+    }
     const observed: Observed[] = [];
     const observe = async (generic: boolean) => {
       const lo = completed;
@@ -137,7 +144,9 @@ describe('concurrent reassignments and calls', () => {
       const allowed = new Set(versions.slice(lo, hi + 1));
       if (lo === hi) exact++;
       if (r.reject || !r.assistant || !allowed.has(r.assistant)) {
-        bad.push(`versions ${lo}..${hi} allow ${[...allowed].map((x) => (x === A ? 'A' : 'B'))}, got ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : r.reject}`);
+        bad.push(
+          `versions ${lo}..${hi} allow ${[...allowed].map((x) => (x === A ? 'A' : 'B'))}, got ${r.assistant === A ? 'A' : r.assistant === B ? 'B' : r.reject}`,
+        );
         continue;
       }
       const rec = await recordedAssistant(r.callId);
@@ -180,7 +189,7 @@ describe('calls already routed stay pinned', () => {
     const r2 = await twilioVoiceFetch(t, base, voiceParams({ CallSid: sid, To: e164! }));
     expect(r2.status).toBe(200);
     expect(parseTwiml(r2.text).reject).toBe('rejected');
-    const row = (await t.sql.get('SELECT status, reason, assistant_id FROM calls WHERE carrier_call_id = ?', sid));
+    const row = await t.sql.get('SELECT status, reason, assistant_id FROM calls WHERE carrier_call_id = ?', sid);
     expect(row).toEqual({ status: 'rejected', reason: 'unassigned', assistant_id: null });
 
     const rec = (await t.api.get(`/api/calls/${first.callId}`).set(tm.auth).expect(200)).body.call;

@@ -107,7 +107,11 @@ async function seed(o: { store: Store; routing: RoutingStore }) {
   await team(o.store, 't1');
   await assistant(o.store, 'x', 't1');
   await assistant(o.store, 'y', 't1');
-  await seedNumbers(o.routing, [numberRow('nA', A, 't1', { assistantId: 'x' }), numberRow('nB', B, 't1', { assistantId: 'x' }), numberRow('nC', C, 't1', { assistantId: 'y' })]);
+  await seedNumbers(o.routing, [
+    numberRow('nA', A, 't1', { assistantId: 'x' }),
+    numberRow('nB', B, 't1', { assistantId: 'x' }),
+    numberRow('nC', C, 't1', { assistantId: 'y' }),
+  ]);
 }
 
 /** Moves a number to another assistant through mutate(), as the services do. */
@@ -128,7 +132,15 @@ describe('RoutingTable, one process', () => {
     const rt = new RoutingTable(o.routing, { size: 100 });
 
     const first = await rt.lookup(A);
-    expect(first).toEqual({ e164: A, numberId: 'nA', teamId: 't1', status: 'active', assistantId: 'x', mediaUrl: 'wss://x.example.com/stream', expiresAt: null });
+    expect(first).toEqual({
+      e164: A,
+      numberId: 'nA',
+      teamId: 't1',
+      status: 'active',
+      assistantId: 'x',
+      mediaUrl: 'wss://x.example.com/stream',
+      expiresAt: null,
+    });
     expect(rt.snapshotStats()).toMatchObject({ hits: 0, misses: 1, size: 1 });
     expect(await rt.lookup(A)).toEqual(first);
     expect(rt.peek(A)).toEqual(first);
@@ -304,7 +316,10 @@ describe('RoutingTable, one process', () => {
   it('a held row wins over a released row even when the released row is newer', async () => {
     const o = await open();
     await team(o.store, 't1');
-    await seedNumbers(o.routing, [numberRow('held', A, 't1', { status: 'suspended', createdAt: T0 - HOUR }), numberRow('hist', A, 't1', { status: 'released', createdAt: T0 })]);
+    await seedNumbers(o.routing, [
+      numberRow('held', A, 't1', { status: 'suspended', createdAt: T0 - HOUR }),
+      numberRow('hist', A, 't1', { status: 'released', createdAt: T0 }),
+    ]);
     expect(await new RoutingTable(o.routing, { size: 10 }).lookup(A)).toMatchObject({ numberId: 'held', status: 'suspended' });
   });
 
@@ -366,9 +381,26 @@ describe('RoutingTable, two processes on one database', () => {
     const { o1, rt2 } = await twoTables();
     await o1.store.calls.insertBatch([
       {
-        id: 'c1', teamId: null, direction: 'inbound', carrier: 'twilio', carrierCallId: null, from: '+12125550123', to: A, phoneNumberId: null,
-        assistantId: null, mediaUrl: null, status: 'routed', reason: null, carrierStatus: null, carrierSeq: null, createdAt: clock,
-        answeredAt: null, endedAt: null, durationSec: null, endReason: null, mediaClaimedAt: null,
+        id: 'c1',
+        teamId: null,
+        direction: 'inbound',
+        carrier: 'twilio',
+        carrierCallId: null,
+        from: '+12125550123',
+        to: A,
+        phoneNumberId: null,
+        assistantId: null,
+        mediaUrl: null,
+        status: 'routed',
+        reason: null,
+        carrierStatus: null,
+        carrierSeq: null,
+        createdAt: clock,
+        answeredAt: null,
+        endedAt: null,
+        durationSec: null,
+        endReason: null,
+        mediaClaimedAt: null,
       },
     ]);
     expect(cached(rt2, A)).toBe(true);

@@ -48,7 +48,10 @@ async function assistantWithNumber(c: Ctx): Promise<string> {
   return id;
 }
 async function freshCall(c: Ctx): Promise<string> {
-  const res = await c.t.api.post('/api/outbound/caller-id').set(c.t.admin).send({ assistantId: await assistantWithNumber(c), to: '+12125550123' });
+  const res = await c.t.api
+    .post('/api/outbound/caller-id')
+    .set(c.t.admin)
+    .send({ assistantId: await assistantWithNumber(c), to: '+12125550123' });
   if (res.status !== 200) throw new Error(`caller-id: ${res.status} ${res.text}`);
   return res.body.callId as string;
 }
@@ -78,8 +81,18 @@ const TABLE: Row[] = [
   },
   { method: 'GET', route: '/api/teams', build: async () => ({ path: '/api/teams' }), expect: ANY_TOKEN_READ },
   { method: 'GET', route: '/api/teams/:teamId', build: async (c) => ({ path: `/api/teams/${c.a.id}` }), expect: TEAM_READ },
-  { method: 'PATCH', route: '/api/teams/:teamId', build: async (c) => ({ path: `/api/teams/${c.a.id}`, body: { plan: 'enterprise' } }), expect: ADMIN_ONLY(200) },
-  { method: 'POST', route: '/api/teams/:teamId/tokens', build: async (c) => ({ path: `/api/teams/${c.a.id}/tokens` }), expect: { ...TEAM_READ, ownTeam: 201, admin: 201 } },
+  {
+    method: 'PATCH',
+    route: '/api/teams/:teamId',
+    build: async (c) => ({ path: `/api/teams/${c.a.id}`, body: { plan: 'enterprise' } }),
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/teams/:teamId/tokens',
+    build: async (c) => ({ path: `/api/teams/${c.a.id}/tokens` }),
+    expect: { ...TEAM_READ, ownTeam: 201, admin: 201 },
+  },
   { method: 'GET', route: '/api/teams/:teamId/tokens', build: async (c) => ({ path: `/api/teams/${c.a.id}/tokens` }), expect: TEAM_READ },
   {
     method: 'DELETE',
@@ -101,12 +114,25 @@ const TABLE: Row[] = [
   },
   { method: 'GET', route: '/api/assistants', build: async (c) => ({ path: `/api/assistants?teamId=${c.a.id}` }), expect: TEAM_READ },
   { method: 'GET', route: '/api/assistants/:assistantId', build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}` }), expect: TEAM_READ },
-  { method: 'PATCH', route: '/api/assistants/:assistantId', build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}`, body: { name: 'renamed' } }), expect: TEAM_READ },
-  { method: 'DELETE', route: '/api/assistants/:assistantId', build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}` }), expect: { ...TEAM_READ, ownTeam: 204, admin: 204 } },
+  {
+    method: 'PATCH',
+    route: '/api/assistants/:assistantId',
+    build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}`, body: { name: 'renamed' } }),
+    expect: TEAM_READ,
+  },
+  {
+    method: 'DELETE',
+    route: '/api/assistants/:assistantId',
+    build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}` }),
+    expect: { ...TEAM_READ, ownTeam: 204, admin: 204 },
+  },
   {
     method: 'PATCH',
     route: '/api/assistants/:assistantId/telephony/phone-numbers',
-    build: async (c) => ({ path: `/api/assistants/${await freshAssistant(c)}/telephony/phone-numbers`, body: { accountSlug: c.a.slug, phoneNumberIds: [await freshActiveNumber(c)] } }),
+    build: async (c) => ({
+      path: `/api/assistants/${await freshAssistant(c)}/telephony/phone-numbers`,
+      body: { accountSlug: c.a.slug, phoneNumberIds: [await freshActiveNumber(c)] },
+    }),
     expect: TEAM_READ,
   },
 
@@ -120,7 +146,12 @@ const TABLE: Row[] = [
     build: async (c) => ({ path: '/api/phone-numbers/import', body: { phoneNumber: '+14155550123', teamId: c.a.id } }),
     expect: TEAM_READ_404,
   },
-  { method: 'POST', route: '/api/phone-numbers/search', build: async () => ({ path: '/api/phone-numbers/search', body: { filters: { countryCode: 'US', limit: 1 } } }), expect: ANY_TOKEN_READ },
+  {
+    method: 'POST',
+    route: '/api/phone-numbers/search',
+    build: async () => ({ path: '/api/phone-numbers/search', body: { filters: { countryCode: 'US', limit: 1 } } }),
+    expect: ANY_TOKEN_READ,
+  },
   {
     method: 'POST',
     route: '/api/phone-numbers/purchase',
@@ -130,7 +161,12 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/api/phone-numbers/purchase', build: async (c) => ({ path: `/api/phone-numbers/purchase?teamId=${c.a.id}` }), expect: TEAM_READ },
   { method: 'GET', route: '/api/phone-numbers', build: async (c) => ({ path: `/api/phone-numbers?teamId=${c.a.id}&status=active` }), expect: TEAM_READ },
   { method: 'GET', route: '/api/phone-numbers/:id', build: async (c) => ({ path: `/api/phone-numbers/${await freshActiveNumber(c)}` }), expect: TEAM_READ },
-  { method: 'PATCH', route: '/api/phone-numbers/:id', build: async (c) => ({ path: `/api/phone-numbers/${await freshActiveNumber(c)}`, body: { status: 'suspended' } }), expect: ADMIN_ONLY(200) },
+  {
+    method: 'PATCH',
+    route: '/api/phone-numbers/:id',
+    build: async (c) => ({ path: `/api/phone-numbers/${await freshActiveNumber(c)}`, body: { status: 'suspended' } }),
+    expect: ADMIN_ONLY(200),
+  },
   { method: 'DELETE', route: '/api/phone-numbers/:id', build: async (c) => ({ path: `/api/phone-numbers/${await freshActiveNumber(c)}` }), expect: TEAM_READ },
 
   // Audit, calls, outbound.

@@ -13,7 +13,18 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { genericSignature } from '../../src/carriers/generic/index.js';
 import { ERRORS } from '../../src/errors.js';
-import { CARRIER_ENV, GENERIC_SECRET, TWILIO_TOKEN, assign, callSid, newAssistant, twilioSignature, twilioVoice, voiceParams, type Params } from '../helpers/carrier.js';
+import {
+  CARRIER_ENV,
+  GENERIC_SECRET,
+  TWILIO_TOKEN,
+  assign,
+  callSid,
+  newAssistant,
+  twilioSignature,
+  twilioVoice,
+  voiceParams,
+  type Params,
+} from '../helpers/carrier.js';
 import { availableNumbers, buyActive, createTeam, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const SEED = 0x5b0a2d;
@@ -121,7 +132,26 @@ const nastyString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.constantFrom(...PROTO_NAMES),
   phoneish,
-  fc.constantFrom('', ' ', 'US', 'us', 'local', 'toll-free', 'tollFree', 'free', 'starter', 'active', 'suspended', 'completed', 'ws://x', 'wss://agent.example.com/s', 'null', '\u0000', '\ud800', 'ℌ'.repeat(100)),
+  fc.constantFrom(
+    '',
+    ' ',
+    'US',
+    'us',
+    'local',
+    'toll-free',
+    'tollFree',
+    'free',
+    'starter',
+    'active',
+    'suspended',
+    'completed',
+    'ws://x',
+    'wss://agent.example.com/s',
+    'null',
+    '\u0000',
+    '\ud800',
+    'ℌ'.repeat(100),
+  ),
   fc.string({ minLength: 100, maxLength: 3000 }),
 );
 
@@ -139,42 +169,51 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 function nearValid(keys: string[], fixed: Record<string, fc.Arbitrary<unknown>> = {}): fc.Arbitrary<unknown> {
   const rec: Record<string, fc.Arbitrary<unknown>> = {};
   for (const k of keys) rec[k] = fixed[k] ? fc.oneof({ weight: 3, arbitrary: fixed[k]! }, anyValue) : anyValue;
-  return fc.tuple(fc.record(rec, { requiredKeys: [] }), fc.option(fc.tuple(fc.oneof(nastyString, fc.constantFrom(...PROTO_NAMES)), anyValue), { freq: 4 })).map(([o, extra]) => {
-    const out: Record<string, unknown> = { ...o };
-    if (extra) Object.defineProperty(out, extra[0], { value: extra[1], enumerable: true, writable: true, configurable: true });
-    return out;
-  });
+  return fc
+    .tuple(fc.record(rec, { requiredKeys: [] }), fc.option(fc.tuple(fc.oneof(nastyString, fc.constantFrom(...PROTO_NAMES)), anyValue), { freq: 4 }))
+    .map(([o, extra]) => {
+      const out: Record<string, unknown> = { ...o };
+      if (extra) Object.defineProperty(out, extra[0], { value: extra[1], enumerable: true, writable: true, configurable: true });
+      return out;
+    });
 }
 
 const deep = (n: number, open: string, close: string, inner = '1') => open.repeat(n) + inner + close.repeat(n);
 
 /** Bodies that are not JSON values built by fast-check: huge, nested, truncated, not UTF-8. */
 const hostileRaw: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.constantFrom(
-    deep(10_000, '[', ']'),
-    '['.repeat(10_000),
-    deep(10_000, '{"a":', '}'),
-    deep(6_000, '{"phoneNumber":', '}'),
-    deep(6_000, '{"filters":', '}'),
-    deep(30_000, '[', ']'),
-    '{"a":' + '"' + 'x'.repeat(70_000) + '"}',
-    '[' + '1,'.repeat(20_000) + '1]',
-    '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}',
-    '{"phoneNumber":"+14155550100","phoneNumber":"+14155550101"}',
-    '',
-    ' ',
-    'null',
-    '"str"',
-    '1e999999',
-    '-',
-    '{"a":1}garbage',
-    '\ufeff{"a":1}',
-    '{"a":"\\ud800"}',
-    '{"a":"\\u0000"}',
-  ).map((s) => Buffer.from(s, 'utf8')),
+  fc
+    .constantFrom(
+      deep(10_000, '[', ']'),
+      '['.repeat(10_000),
+      deep(10_000, '{"a":', '}'),
+      deep(6_000, '{"phoneNumber":', '}'),
+      deep(6_000, '{"filters":', '}'),
+      deep(30_000, '[', ']'),
+      '{"a":' + '"' + 'x'.repeat(70_000) + '"}',
+      '[' + '1,'.repeat(20_000) + '1]',
+      '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}',
+      '{"phoneNumber":"+14155550100","phoneNumber":"+14155550101"}',
+      '',
+      ' ',
+      'null',
+      '"str"',
+      '1e999999',
+      '-',
+      '{"a":1}garbage',
+      '\ufeff{"a":1}',
+      '{"a":"\\ud800"}',
+      '{"a":"\\u0000"}',
+    )
+    .map((s) => Buffer.from(s, 'utf8')),
   fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)),
   // Invalid UTF-8 sequences spliced into JSON text.
-  fc.tuple(fc.json(), fc.constantFrom([0xc3, 0x28], [0xa0, 0xa1], [0xe2, 0x28, 0xa1], [0xf0, 0x28, 0x8c, 0x28], [0xff], [0xfe, 0xff], [0xed, 0xa0, 0x80]), fc.nat())
+  fc
+    .tuple(
+      fc.json(),
+      fc.constantFrom([0xc3, 0x28], [0xa0, 0xa1], [0xe2, 0x28, 0xa1], [0xf0, 0x28, 0x8c, 0x28], [0xff], [0xfe, 0xff], [0xed, 0xa0, 0x80]),
+      fc.nat(),
+    )
     .map(([j, bad, at]) => {
       const b = Buffer.from(j, 'utf8');
       const i = b.length ? at % b.length : 0;
@@ -230,15 +269,41 @@ interface Extras {
 const extras: fc.Arbitrary<Extras> = fc.record({
   contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/json') }, fc.constantFrom(...CONTENT_TYPES), headerValue, fc.constant(null)),
   encoding: fc.option(fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'compress', 'x-gzip', 'gzip, gzip', 'zstd', 'UTF-8'), { freq: 8 }),
-  auth: fc.oneof({ weight: 6, arbitrary: fc.constant('admin' as const) }, { weight: 3, arbitrary: fc.constant('team' as const) }, fc.constant('random' as const)),
+  auth: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('admin' as const) },
+    { weight: 3, arbitrary: fc.constant('team' as const) },
+    fc.constant('random' as const),
+  ),
   randomAuth: fc.oneof(
     headerValue,
     headerValue.map((v) => `Bearer ${v}`),
-    fc.constantFrom('Bearer', 'Bearer ', 'bearer sb_admin_test_0123456789abcdef', 'Basic YWRtaW46YWRtaW4=', 'Bearer a b', 'Bearer\tsb_admin_test_0123456789abcdef'),
+    fc.constantFrom(
+      'Bearer',
+      'Bearer ',
+      'bearer sb_admin_test_0123456789abcdef',
+      'Basic YWRtaW46YWRtaW4=',
+      'Bearer a b',
+      'Bearer\tsb_admin_test_0123456789abcdef',
+    ),
   ),
   extra: fc.array(
     fc.tuple(
-      fc.oneof(tokenChars.map((s) => `x-${s}`), fc.constantFrom('x-request-id', 'idempotency-key', 'accept', 'accept-charset', 'x-forwarded-for', 'x-forwarded-proto', 'host', 'x-twilio-signature', 'x-switchboard-signature', 'origin', 'cookie')),
+      fc.oneof(
+        tokenChars.map((s) => `x-${s}`),
+        fc.constantFrom(
+          'x-request-id',
+          'idempotency-key',
+          'accept',
+          'accept-charset',
+          'x-forwarded-for',
+          'x-forwarded-proto',
+          'host',
+          'x-twilio-signature',
+          'x-switchboard-signature',
+          'origin',
+          'cookie',
+        ),
+      ),
       headerValue,
     ),
     { maxLength: 3 },
@@ -271,7 +336,19 @@ const queryString: fc.Arbitrary<string> = fc
       fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, nastyString),
       fc.oneof(
         nastyString,
-        fc.constantFrom('0', '-1', '201', '1e3', '50.5', 'NaN', 'Infinity', 'active', 'completed', Buffer.from('99999999999999999:x').toString('base64url'), Buffer.from('1:' + 'x'.repeat(200)).toString('base64url')),
+        fc.constantFrom(
+          '0',
+          '-1',
+          '201',
+          '1e3',
+          '50.5',
+          'NaN',
+          'Infinity',
+          'active',
+          'completed',
+          Buffer.from('99999999999999999:x').toString('base64url'),
+          Buffer.from('1:' + 'x'.repeat(200)).toString('base64url'),
+        ),
         fc.constant(null).map(() => team.id),
       ),
     ),
@@ -302,12 +379,27 @@ const numSeg = segment(() => numberId);
 const callSeg = segment(() => callId);
 
 const JSON_ENDPOINTS: JsonEndpoint[] = [
-  { method: 'POST', name: '/api/teams', path: fc.constant('/api/teams'), body: nearValid(['name', 'slug', 'plan'], { plan: fc.constantFrom('free', 'starter', 'pro', 'enterprise'), slug: tokenChars }) },
+  {
+    method: 'POST',
+    name: '/api/teams',
+    path: fc.constant('/api/teams'),
+    body: nearValid(['name', 'slug', 'plan'], { plan: fc.constantFrom('free', 'starter', 'pro', 'enterprise'), slug: tokenChars }),
+  },
   { method: 'GET', name: '/api/teams', path: queryString.map((q) => `/api/teams${q}`) },
   { method: 'GET', name: '/api/teams/:id', path: teamSeg.map((s) => `/api/teams/${s}`) },
-  { method: 'PATCH', name: '/api/teams/:id', path: teamSeg.map((s) => `/api/teams/${s}`), body: nearValid(['plan'], { plan: fc.constantFrom('free', 'starter', 'pro', 'enterprise') }) },
+  {
+    method: 'PATCH',
+    name: '/api/teams/:id',
+    path: teamSeg.map((s) => `/api/teams/${s}`),
+    body: nearValid(['plan'], { plan: fc.constantFrom('free', 'starter', 'pro', 'enterprise') }),
+  },
   { method: 'POST', name: '/api/teams/:id/tokens', path: teamSeg.map((s) => `/api/teams/${s}/tokens`), body: anyValue },
-  { method: 'POST', name: '/api/assistants', path: fc.constant('/api/assistants'), body: nearValid(['teamId', 'name', 'mediaUrl'], { teamId: fc.constant(null).map(() => team.id) }) },
+  {
+    method: 'POST',
+    name: '/api/assistants',
+    path: fc.constant('/api/assistants'),
+    body: nearValid(['teamId', 'name', 'mediaUrl'], { teamId: fc.constant(null).map(() => team.id) }),
+  },
   { method: 'GET', name: '/api/assistants', path: queryString.map((q) => `/api/assistants${q}`) },
   { method: 'GET', name: '/api/assistants/:id', path: asstSeg.map((s) => `/api/assistants/${s}`) },
   { method: 'PATCH', name: '/api/assistants/:id', path: asstSeg.map((s) => `/api/assistants/${s}`), body: nearValid(['name', 'mediaUrl']) },
@@ -317,7 +409,13 @@ const JSON_ENDPOINTS: JsonEndpoint[] = [
     path: asstSeg.map((s) => `/api/assistants/${s}/telephony/phone-numbers`),
     body: nearValid(['accountSlug', 'phoneNumberIds'], {
       accountSlug: fc.constant('fuzz-team'),
-      phoneNumberIds: fc.array(fc.oneof(nastyString, fc.constant(null).map(() => numberId)), { maxLength: 4 }),
+      phoneNumberIds: fc.array(
+        fc.oneof(
+          nastyString,
+          fc.constant(null).map(() => numberId),
+        ),
+        { maxLength: 4 },
+      ),
     }),
   },
   {
@@ -344,7 +442,12 @@ const JSON_ENDPOINTS: JsonEndpoint[] = [
   { method: 'GET', name: '/api/phone-numbers/purchase', path: queryString.map((q) => `/api/phone-numbers/purchase${q}`) },
   { method: 'GET', name: '/api/phone-numbers', path: queryString.map((q) => `/api/phone-numbers${q}`) },
   { method: 'GET', name: '/api/phone-numbers/:id', path: numSeg.map((s) => `/api/phone-numbers/${s}`) },
-  { method: 'PATCH', name: '/api/phone-numbers/:id', path: numSeg.map((s) => `/api/phone-numbers/${s}`), body: nearValid(['status'], { status: fc.constantFrom('active', 'suspended') }) },
+  {
+    method: 'PATCH',
+    name: '/api/phone-numbers/:id',
+    path: numSeg.map((s) => `/api/phone-numbers/${s}`),
+    body: nearValid(['status'], { status: fc.constantFrom('active', 'suspended') }),
+  },
   { method: 'GET', name: '/api/audit-events', path: queryString.map((q) => `/api/audit-events${q}`) },
   { method: 'GET', name: '/api/calls', path: queryString.map((q) => `/api/calls${q}`) },
   { method: 'GET', name: '/api/calls/:id', path: callSeg.map((s) => `/api/calls/${s}`) },
@@ -388,25 +491,41 @@ describe('every JSON endpoint: any body, any headers, never 5xx, errors in the c
 // ---------------------------------------------------------------------------
 // Carrier endpoints, signed (so the body reaches the parsers) and unsigned.
 
-const CARRIER_PATHS = ['/carriers/twilio/voice', '/carriers/twilio/status', '/carriers/twilio/connect-action', '/carriers/generic/inbound', '/carriers/generic/status'];
+const CARRIER_PATHS = [
+  '/carriers/twilio/voice',
+  '/carriers/twilio/status',
+  '/carriers/twilio/connect-action',
+  '/carriers/generic/inbound',
+  '/carriers/generic/status',
+];
 
 /** Twilio form bodies: known fields with odd values, repeated keys, prototype names, raw junk. */
 const twilioForm: fc.Arbitrary<Array<[string, string]>> = fc
   .tuple(
     fc.record(
       {
-        CallSid: fc.oneof(fc.constant(null).map(() => callSid()), fc.constant(null).map(() => knownSid), nastyString),
+        CallSid: fc.oneof(
+          fc.constant(null).map(() => callSid()),
+          fc.constant(null).map(() => knownSid),
+          nastyString,
+        ),
         AccountSid: fc.constant('AC' + 'ab'.repeat(16)),
         From: fc.oneof(phoneish, nastyString),
         To: fc.oneof({ weight: 3, arbitrary: phoneish }, nastyString),
         ToCountry: fc.oneof(fc.constantFrom('US', 'DE', 'ch', 'XX', ''), nastyString),
-        CallStatus: fc.oneof(fc.constantFrom('ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled', 'queued'), fc.constantFrom(...PROTO_NAMES), nastyString),
+        CallStatus: fc.oneof(
+          fc.constantFrom('ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled', 'queued'),
+          fc.constantFrom(...PROTO_NAMES),
+          nastyString,
+        ),
         CallDuration: fc.oneof(fc.nat().map(String), nastyString),
         SequenceNumber: fc.oneof(fc.nat().map(String), nastyString),
       },
       { requiredKeys: [] },
     ),
-    fc.array(fc.tuple(fc.oneof(fc.constantFrom('To', 'CallSid', 'From', 'CallStatus', ...PROTO_NAMES), nastyString), fc.oneof(phoneish, nastyString)), { maxLength: 6 }),
+    fc.array(fc.tuple(fc.oneof(fc.constantFrom('To', 'CallSid', 'From', 'CallStatus', ...PROTO_NAMES), nastyString), fc.oneof(phoneish, nastyString)), {
+      maxLength: 6,
+    }),
   )
   .map(([rec, dup]) => [...Object.entries(rec).filter((e): e is [string, string] => e[1] !== undefined), ...dup]);
 
@@ -427,13 +546,18 @@ function twilioRequest(path: string, pairs: Array<[string, string]>, signed: boo
 }
 
 const genericBody: fc.Arbitrary<Buffer> = fc.oneof(
-  jsonBody(nearValid(['callId', 'from', 'to', 'status', 'durationSec', 'sequence'], {
-    callId: fc.oneof(tokenChars, fc.constant(null).map(() => knownSid)),
-    to: phoneish,
-    from: phoneish,
-    status: fc.oneof(fc.constantFrom('completed', 'in-progress', 'ringing', 'failed'), fc.constantFrom(...PROTO_NAMES)),
-    durationSec: fc.oneof(fc.nat(), fc.double()),
-  })),
+  jsonBody(
+    nearValid(['callId', 'from', 'to', 'status', 'durationSec', 'sequence'], {
+      callId: fc.oneof(
+        tokenChars,
+        fc.constant(null).map(() => knownSid),
+      ),
+      to: phoneish,
+      from: phoneish,
+      status: fc.oneof(fc.constantFrom('completed', 'in-progress', 'ringing', 'failed'), fc.constantFrom(...PROTO_NAMES)),
+      durationSec: fc.oneof(fc.nat(), fc.double()),
+    }),
+  ),
   jsonBody(fc.anything({ withNullPrototype: true })),
   hostileRaw,
 );
@@ -507,7 +631,18 @@ describe('every carrier endpoint: any body, signed or not, never 5xx', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'POST'),
-        fc.oneof(fc.constantFrom(...CARRIER_PATHS), segment(() => 'twilio/voice').map((s) => `/carriers/${s}`), fc.constantFrom('/carriers/__proto__', '/carriers/constructor', '/carriers/', '/carriers//twilio/voice', '/carriers/twilio/voice/', '/carriers/TWILIO/VOICE')),
+        fc.oneof(
+          fc.constantFrom(...CARRIER_PATHS),
+          segment(() => 'twilio/voice').map((s) => `/carriers/${s}`),
+          fc.constantFrom(
+            '/carriers/__proto__',
+            '/carriers/constructor',
+            '/carriers/',
+            '/carriers//twilio/voice',
+            '/carriers/twilio/voice/',
+            '/carriers/TWILIO/VOICE',
+          ),
+        ),
         async (method, path) => {
           const res = await send(method, path, { 'Content-Type': 'application/json' }, method === 'GET' ? undefined : Buffer.from('{}'));
           checkAnswer(res, `${method} ${path}`);
@@ -524,7 +659,12 @@ describe('every carrier endpoint: any body, signed or not, never 5xx', () => {
 
 describe('named hostile cases', () => {
   it.each(PROTO_NAMES)('search numberType %j is 400, not a 500', async (name) => {
-    const res = await send('POST', '/api/phone-numbers/search', { ...t.admin, 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify({ filters: { countryCode: 'US', numberType: name } })));
+    const res = await send(
+      'POST',
+      '/api/phone-numbers/search',
+      { ...t.admin, 'Content-Type': 'application/json' },
+      Buffer.from(JSON.stringify({ filters: { countryCode: 'US', numberType: name } })),
+    );
     checkAnswer(res, name);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text).error.code).toBe('INVALID_REQUEST');
@@ -534,7 +674,15 @@ describe('named hostile cases', () => {
     const sid = callSid();
     const e164 = (await t.api.get(`/api/calls/${callId}`).set(t.admin)).body.call?.to ?? '+12025550100';
     expect((await twilioVoice(t, voiceParams({ CallSid: sid, To: e164 }))).status).toBe(200);
-    const { body, headers } = twilioRequest('/carriers/twilio/status', [['AccountSid', 'AC' + 'ab'.repeat(16)], ['CallSid', sid], ['CallStatus', name]], true);
+    const { body, headers } = twilioRequest(
+      '/carriers/twilio/status',
+      [
+        ['AccountSid', 'AC' + 'ab'.repeat(16)],
+        ['CallSid', sid],
+        ['CallStatus', name],
+      ],
+      true,
+    );
     const res = await send('POST', '/carriers/twilio/status', headers, body);
     checkAnswer(res, name);
     expect(res.status).toBe(400);
@@ -553,7 +701,12 @@ describe('named hostile cases', () => {
     const c = await send('POST', '/api/teams', h, Buffer.from('['.repeat(70_000)));
     checkAnswer(c, 'too large');
     expect(c.status).toBe(413);
-    const d = await send('POST', '/carriers/generic/inbound', genericRequest("/carriers/generic/inbound", Buffer.from(deep(20_000, '[', ']')), true, 'application/json'), Buffer.from(deep(20_000, '[', ']')));
+    const d = await send(
+      'POST',
+      '/carriers/generic/inbound',
+      genericRequest('/carriers/generic/inbound', Buffer.from(deep(20_000, '[', ']')), true, 'application/json'),
+      Buffer.from(deep(20_000, '[', ']')),
+    );
     checkAnswer(d, 'generic deep');
     expect(d.status).toBe(400);
     await alive();

@@ -9,17 +9,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signGeneric } from '../../src/carriers/generic/index.js';
-import {
-  CARRIER_ENV,
-  GENERIC_SECRET,
-  TWILIO_TOKEN,
-  accountSid,
-  callSid,
-  parseTwiml,
-  prepareTwilio,
-  voiceParams,
-  type Params,
-} from '../helpers/carrier.js';
+import { CARRIER_ENV, GENERIC_SECRET, TWILIO_TOKEN, accountSid, callSid, parseTwiml, prepareTwilio, voiceParams, type Params } from '../helpers/carrier.js';
 import { ADMIN_TOKEN, availableNumbers, bearer, buyActive, createTeam, eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { CONNECTED, carrierSocket, fakeAssistant, mediaFrame, twilioStart, type FakeAssistant } from '../helpers/media.js';
 
@@ -89,7 +79,11 @@ describe('response headers', () => {
       await t.api.delete('/api/teams').set(t.admin),
       await t.api.post('/api/teams').set(t.admin).send({ slug: 5 }),
       await t.api.post('/api/teams').set(t.admin).set('Content-Type', 'text/plain').send('hello'),
-      await t.api.post('/api/teams').set(t.admin).set('Content-Type', 'application/json').send('{"a":"' + 'x'.repeat(70_000) + '"}'),
+      await t.api
+        .post('/api/teams')
+        .set(t.admin)
+        .set('Content-Type', 'application/json')
+        .send('{"a":"' + 'x'.repeat(70_000) + '"}'),
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 401, 401, 404, 405, 400, 415, 413]);
     for (const res of responses) {
@@ -119,7 +113,7 @@ describe('tokens', () => {
     // Scan every column of every table for the tokens themselves.
     const tables = await t.sql.tables();
     for (const table of tables) {
-      const dump = JSON.stringify((await t.sql.all(`SELECT * FROM "${table}"`)));
+      const dump = JSON.stringify(await t.sql.all(`SELECT * FROM "${table}"`));
       for (const tok of [ADMIN_TOKEN, team.token, extra]) expect(dump.includes(tok), `${table} holds a token in clear`).toBe(false);
     }
   });
@@ -178,7 +172,11 @@ describe('logs', () => {
     const [e164] = await availableNumbers(t, 'US', 1);
     const numberId = await buyActive(t, { id: team.id, auth: bearer(extra) }, e164!);
     const a = await t.api.post('/api/assistants').set(team.auth).send({ teamId: team.id, name: 'log-agent', mediaUrl: assistant.url }).expect(201);
-    await t.api.patch(`/api/assistants/${a.body.assistant.id}/telephony/phone-numbers`).set(team.auth).send({ accountSlug: team.slug, phoneNumberIds: [numberId] }).expect(200);
+    await t.api
+      .patch(`/api/assistants/${a.body.assistant.id}/telephony/phone-numbers`)
+      .set(team.auth)
+      .send({ accountSlug: team.slug, phoneNumberIds: [numberId] })
+      .expect(200);
 
     // A signed Twilio call, bridged to the assistant.
     sid = callSid();
@@ -197,8 +195,13 @@ describe('logs', () => {
     await eventually(() => t.logs.some((l) => l.msg === 'bridge ended' && l.callId === callId));
 
     // Its status callbacks.
-    expect((await postTwilio('/carriers/twilio/status', { AccountSid: accountSid, CallSid: sid, CallStatus: 'in-progress', SequenceNumber: '1' })).status).toBe(204);
-    expect((await postTwilio('/carriers/twilio/status', { AccountSid: accountSid, CallSid: sid, CallStatus: 'completed', CallDuration: '5', SequenceNumber: '2' })).status).toBe(204);
+    expect((await postTwilio('/carriers/twilio/status', { AccountSid: accountSid, CallSid: sid, CallStatus: 'in-progress', SequenceNumber: '1' })).status).toBe(
+      204,
+    );
+    expect(
+      (await postTwilio('/carriers/twilio/status', { AccountSid: accountSid, CallSid: sid, CallStatus: 'completed', CallDuration: '5', SequenceNumber: '2' }))
+        .status,
+    ).toBe(204);
     expect((await postTwilio('/carriers/twilio/connect-action', { AccountSid: accountSid, CallSid: sid, CallStatus: 'completed' })).status).toBe(200);
 
     // The generic endpoint: inbound and status.
@@ -251,7 +254,8 @@ describe('logs', () => {
 
   it("a call's whole story: the webhook, the status callbacks and the bridge lines all carry its call id", () => {
     const story = t.logs.filter((l) => JSON.stringify(l).includes(callId));
-    const has = (pred: (l: Record<string, unknown>) => boolean, what: string) => expect(story.some(pred), `${what} in ${JSON.stringify(story, null, 1).slice(0, 2000)}`).toBe(true);
+    const has = (pred: (l: Record<string, unknown>) => boolean, what: string) =>
+      expect(story.some(pred), `${what} in ${JSON.stringify(story, null, 1).slice(0, 2000)}`).toBe(true);
     has((l) => l.msg === 'carrier webhook' && l.path === '/carriers/twilio/voice' && l.callId === callId && l.decision === 'connect', 'the voice webhook line');
     expect(story.filter((l) => l.msg === 'carrier webhook' && l.path === '/carriers/twilio/status' && l.callId === callId)).toHaveLength(2);
     has((l) => l.msg === 'carrier webhook' && l.path === '/carriers/twilio/connect-action' && l.callId === callId, 'the connect-action line');

@@ -188,10 +188,22 @@ describe('per source address on failed authentication (limit 5 per minute)', () 
     // The address 127.0.0.1 is out of API-authentication budget (test above).
     const params = voiceParams({ To: '+12025550100' });
     const sig = twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, CARRIER_ENV.SWITCHBOARD_PUBLIC_URL + '/carriers/twilio/voice', params);
-    const ok = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig }, formEncode(params));
+    const ok = await call(
+      port,
+      'POST',
+      '/carriers/twilio/voice',
+      { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig },
+      formEncode(params),
+    );
     expect(ok.status, ok.text).toBe(200);
     // And a bad signature from it is a plain 403, not 429.
-    const bad = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' }, formEncode(params));
+    const bad = await call(
+      port,
+      'POST',
+      '/carriers/twilio/voice',
+      { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' },
+      formEncode(params),
+    );
     expect(bad.status, bad.text).toBe(403);
   });
 
@@ -219,28 +231,68 @@ describe('per source address on failed carrier signatures', () => {
     const params = voiceParams({ To: '+12025550100' });
     const body = formEncode(params);
     for (let i = 0; i < 3; i++) {
-      const res = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==' }, body, from);
+      const res = await call(
+        port,
+        'POST',
+        '/carriers/twilio/voice',
+        { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==' },
+        body,
+        from,
+      );
       expect(res.status, res.text).toBe(403);
       expect(res.body.error.code).toBe('INVALID_SIGNATURE');
     }
     for (let i = 0; i < 2; i++) {
       const raw = JSON.stringify({ callId: `g-${i}`, from: '+12025550143', to: '+12025550100' });
-      const res = await call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric('the-wrong-secret-0123456789', '/carriers/generic/inbound', raw, t.clock.now()) }, raw, from);
+      const res = await call(
+        port,
+        'POST',
+        '/carriers/generic/inbound',
+        {
+          'Content-Type': 'application/json',
+          'X-Switchboard-Signature': signGeneric('the-wrong-secret-0123456789', '/carriers/generic/inbound', raw, t.clock.now()),
+        },
+        raw,
+        from,
+      );
       expect(res.status, res.text).toBe(403);
     }
-    const blocked = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' }, body, from);
+    const blocked = await call(
+      port,
+      'POST',
+      '/carriers/twilio/voice',
+      { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'x' },
+      body,
+      from,
+    );
     const retry = expect429(blocked);
     expect(retry).toBeGreaterThanOrEqual(10);
     expect(retry).toBeLessThanOrEqual(12);
     // The generic endpoint answers the same way, in its own JSON.
-    expect429(await call(port, 'POST', '/carriers/generic/status', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': 't=1,v2=00' }, '{"callId":"x","status":"completed"}', from));
+    expect429(
+      await call(
+        port,
+        'POST',
+        '/carriers/generic/status',
+        { 'Content-Type': 'application/json', 'X-Switchboard-Signature': 't=1,v2=00' },
+        '{"callId":"x","status":"completed"}',
+        from,
+      ),
+    );
     // No call record was created by any of them.
-    expect((await t.sql.value('SELECT count(*) FROM calls'))).toBe(0);
+    expect(await t.sql.value('SELECT count(*) FROM calls')).toBe(0);
     // A correctly signed webhook from the same address is answered: anyone can
     // point bad webhooks at us from a carrier's shared egress addresses, and
     // that must never block the carrier's real calls.
     const sig = twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, CARRIER_ENV.SWITCHBOARD_PUBLIC_URL + '/carriers/twilio/voice', params);
-    const ok = await call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig }, body, from);
+    const ok = await call(
+      port,
+      'POST',
+      '/carriers/twilio/voice',
+      { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig },
+      body,
+      from,
+    );
     expect(ok.status, ok.text).toBe(200);
     // And /api from that address is unaffected (separate budgets).
     expect((await call(port, 'GET', '/api/teams', t.admin, undefined, from)).status).toBe(200);
@@ -274,12 +326,29 @@ describe('a legitimate burst is never throttled', () => {
       sids.push(sid);
       const params = voiceParams({ CallSid: sid, To: `+1202555${String(1000 + i).padStart(4, '0')}` });
       requests.push(() =>
-        call(port, 'POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, url + '/carriers/twilio/voice', params) }, formEncode(params)),
+        call(
+          port,
+          'POST',
+          '/carriers/twilio/voice',
+          {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'X-Twilio-Signature': twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, url + '/carriers/twilio/voice', params),
+          },
+          formEncode(params),
+        ),
       );
     }
     for (let i = 0; i < 100; i++) {
       const raw = JSON.stringify({ callId: `burst-${i}`, from: '+12025550143', to: '+12025550100' });
-      requests.push(() => call(port, 'POST', '/carriers/generic/inbound', { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, '/carriers/generic/inbound', raw, t.clock.now()) }, raw));
+      requests.push(() =>
+        call(
+          port,
+          'POST',
+          '/carriers/generic/inbound',
+          { 'Content-Type': 'application/json', 'X-Switchboard-Signature': signGeneric(GENERIC_SECRET, '/carriers/generic/inbound', raw, t.clock.now()) },
+          raw,
+        ),
+      );
     }
     // Run the inbound ones concurrently, 50 at a time.
     const statuses: number[] = [];
@@ -288,7 +357,16 @@ describe('a legitimate burst is never throttled', () => {
     const callbacks = await Promise.all(
       sids.slice(0, 50).map((sid) => {
         const params: Params = { AccountSid: accountSid, CallSid: sid, CallStatus: 'completed', CallDuration: '3' };
-        return call(port, 'POST', '/carriers/twilio/status', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, url + '/carriers/twilio/status', params) }, formEncode(params));
+        return call(
+          port,
+          'POST',
+          '/carriers/twilio/status',
+          {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'X-Twilio-Signature': twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, url + '/carriers/twilio/status', params),
+          },
+          formEncode(params),
+        );
       }),
     );
     statuses.push(...callbacks.map((r) => r.status));
@@ -296,7 +374,7 @@ describe('a legitimate burst is never throttled', () => {
     expect(statuses).toHaveLength(300);
     expect(statuses.filter((s) => s === 429)).toEqual([]);
     expect(statuses.filter((s) => s !== 200 && s !== 204)).toEqual([]);
-    expect((await t.sql.value('SELECT count(*) FROM calls'))).toBe(250);
+    expect(await t.sql.value('SELECT count(*) FROM calls')).toBe(250);
     expect(await metric(port, 'switchboard_rate_limited_total{kind="signature_failures"}')).toBe(0);
   });
 });

@@ -50,7 +50,10 @@ describe('ResponseReader', () => {
       const r = new ResponseReader(['GET', 'POST', 'HEAD', 'GET']);
       for (let i = 0; i < stream.length; i += size) r.push(stream.subarray(i, i + size));
       r.finish();
-      expect(r.responses.map((x) => x.status), `chunks of ${size}`).toEqual([100, 200, 503, 200, 404]);
+      expect(
+        r.responses.map((x) => x.status),
+        `chunks of ${size}`,
+      ).toEqual([100, 200, 503, 200, 404]);
       expect(r.garbage).toBeNull();
     }
   });
@@ -103,14 +106,19 @@ describe('sendRaw and the report', () => {
     expect(await sendRaw(silent, get(), { hangMs: 1000, quietMs: 1000 })).toMatchObject({ hung: false, closedByServer: true, responses: [] });
     // Answers and keeps the connection alive, as a keep-alive server does.
     const alive = await scripted((s) => s.on('data', (d: Buffer) => s.write('HTTP/1.1 204 No Content\r\n\r\n'.repeat(d.toString().split('GET ').length - 1))));
-    const r = await sendRaw(alive, get({ methods: ['GET', 'GET'], chunks: [Buffer.from('GET / HTTP/1.1\r\n\r\n'.repeat(2))] }), { hangMs: 5000, quietMs: 5000 });
+    const r = await sendRaw(alive, get({ methods: ['GET', 'GET'], chunks: [Buffer.from('GET / HTTP/1.1\r\n\r\n'.repeat(2))] }), {
+      hangMs: 5000,
+      quietMs: 5000,
+    });
     expect(r.hung).toBe(false);
     expect(r.ms).toBeLessThan(1000);
   });
 
   it('notices an HTTP response written after a 101', async () => {
     const port = await scripted((s) =>
-      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n\x88\x00HTTP/1.1 404 Not Found\r\n\r\n')),
+      s.once('data', () =>
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n\x88\x00HTTP/1.1 404 Not Found\r\n\r\n'),
+      ),
     );
     const r = await sendRaw(port, get({ methods: ['GET', 'GET'] }), { hangMs: 300, quietMs: 300 });
     expect(r.responses.map((x) => x.status)).toEqual([200, 101]);

@@ -25,12 +25,16 @@ const FIVE_YEARS_S = 5 * 365 * 24 * 3600;
 const TOKEN_KEYS = ['createdAt', 'current', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix'];
 
 const mint = async (t: TestGateway, team: Team, auth: Record<string, string>, body: unknown = {}) => {
-  const res = await t.api.post(`/api/teams/${team.id}/tokens`).set(auth).send(body as object);
+  const res = await t.api
+    .post(`/api/teams/${team.id}/tokens`)
+    .set(auth)
+    .send(body as object);
   expect(res.status, res.text).toBe(201);
   return res.body as { token: string; id: string; name: string | null; prefix: string; createdAt: string; lastUsedAt: string | null; expiresAt: string | null };
 };
 const list = (t: TestGateway, teamId: string, auth: Record<string, string>) => t.api.get(`/api/teams/${teamId}/tokens`).set(auth);
-const revoke = (t: TestGateway, teamId: string, tokenId: string, auth: Record<string, string>) => t.api.delete(`/api/teams/${teamId}/tokens/${tokenId}`).set(auth);
+const revoke = (t: TestGateway, teamId: string, tokenId: string, auth: Record<string, string>) =>
+  t.api.delete(`/api/teams/${teamId}/tokens/${tokenId}`).set(auth);
 /** Any authenticated read, to see whether a token still works. */
 const use = (t: TestGateway, teamId: string, token: string) => t.api.get(`/api/teams/${teamId}`).set(bearer(token));
 
@@ -138,7 +142,8 @@ describe('listing, revoking, lastUsedAt, audit, isolation', () => {
   it('lastUsedAt: null until used, then the time of use, written at most once a minute per token', async () => {
     const tok = await mint(t, a, a.auth, { name: 'usage' });
     expect(tok.lastUsedAt).toBeNull();
-    const row = async () => ((await list(t, a.id, t.admin).expect(200)).body.tokens as Array<{ id: string; lastUsedAt: string | null }>).find((r) => r.id === tok.id)!;
+    const row = async () =>
+      ((await list(t, a.id, t.admin).expect(200)).body.tokens as Array<{ id: string; lastUsedAt: string | null }>).find((r) => r.id === tok.id)!;
     expect((await row()).lastUsedAt).toBeNull();
 
     clock.advance(5_000);
@@ -285,7 +290,9 @@ describe('at most 25 active tokens a team', () => {
   });
 
   const activeCount = async (teamId: string, now = clock.now()) =>
-    Number(await t.sql.value('SELECT count(*) FROM api_tokens WHERE team_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)', teamId, now));
+    Number(
+      await t.sql.value('SELECT count(*) FROM api_tokens WHERE team_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)', teamId, now),
+    );
 
   it('the 26th is 409 TOKEN_LIMIT_REACHED saying to revoke one; revoked and expired tokens do not count', async () => {
     const team = await createTeam(t, 'tok-limit'); // holds 1 (its first token)
@@ -330,7 +337,10 @@ describe('at most 25 active tokens a team', () => {
       Array.from({ length: 25 }, (_, i) => jsonRequest('POST', `/api/teams/${team.id}/tokens`, i % 2 ? team.auth : t.admin, { name: `race-${i}` })),
     );
     const statuses = results.map((r) => r.status);
-    expect(statuses.filter((s) => s === 201), statuses.join(',')).toHaveLength(24);
+    expect(
+      statuses.filter((s) => s === 201),
+      statuses.join(','),
+    ).toHaveLength(24);
     const refused = results.filter((r) => r.status !== 201);
     expect(refused).toHaveLength(1);
     expect(refused[0]!.status).toBe(409);
@@ -351,7 +361,9 @@ describe('rate limits per team, all its tokens together', () => {
     // Per token: burst 20, 2/s. Per team by default twice that: burst 40, 4/s.
     t = await startGateway({ env: { SWITCHBOARD_API_RATE: '2', SWITCHBOARD_API_BURST: '20' } });
     // Explicitly: a team may do 3 at once, 1/s.
-    explicit = await startGateway({ env: { SWITCHBOARD_API_RATE: '100', SWITCHBOARD_API_BURST: '100', SWITCHBOARD_TEAM_API_RATE: '1', SWITCHBOARD_TEAM_API_BURST: '3' } });
+    explicit = await startGateway({
+      env: { SWITCHBOARD_API_RATE: '100', SWITCHBOARD_API_BURST: '100', SWITCHBOARD_TEAM_API_RATE: '1', SWITCHBOARD_TEAM_API_BURST: '3' },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -365,7 +377,7 @@ describe('rate limits per team, all its tokens together', () => {
     return out;
   }
 
-  it('spreading requests over 10 self-minted tokens is throttled at the team budget (default: twice a token\'s)', async () => {
+  it("spreading requests over 10 self-minted tokens is throttled at the team budget (default: twice a token's)", async () => {
     const team = await createTeam(t, 'spread');
     const other = await createTeam(t, 'bystander');
     const started = performance.now();

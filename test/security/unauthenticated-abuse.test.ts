@@ -137,7 +137,10 @@ describe('carrier endpoints without a signature header', () => {
       res.socket.destroy();
     }
     // The budget (4) is spent by those four.
-    const limited = await rawRequest(port, head('POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': TEN_MB }));
+    const limited = await rawRequest(
+      port,
+      head('POST', '/carriers/twilio/voice', { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': TEN_MB }),
+    );
     expect(limited.status, limited.body).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(limited.closedByServer).toBe(true);
@@ -149,7 +152,10 @@ describe('carrier endpoints without a signature header', () => {
     const params = voiceParams({ To: '+12025550100' });
     const body = formEncode(params);
     const sig = twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, CARRIER_ENV.SWITCHBOARD_PUBLIC_URL + '/carriers/twilio/voice', params);
-    const ok = await rawRequest(port, withBody('/carriers/twilio/voice', { 'X-Twilio-Signature': sig, Connection: 'close' }, body, 'application/x-www-form-urlencoded'));
+    const ok = await rawRequest(
+      port,
+      withBody('/carriers/twilio/voice', { 'X-Twilio-Signature': sig, Connection: 'close' }, body, 'application/x-www-form-urlencoded'),
+    );
     expect(ok.status, ok.body).toBe(200);
     expect(Number(await t.sql.value('SELECT count(*) FROM calls'))).toBe(1);
   });
@@ -184,7 +190,11 @@ describe('carrier webhooks the client abandons are not internal errors', () => {
 
   it('aborted mid-body (Twilio and generic): logged at info as CLIENT_ABORTED; no error line, no INTERNAL', async () => {
     await abortMidBody('/carriers/twilio/voice', { 'X-Twilio-Signature': 'c2lnbmF0dXJlLW9mLWEtYm9keS1uZXZlci1zZW50' }, 'application/x-www-form-urlencoded');
-    await abortMidBody('/carriers/generic/inbound', { 'X-Switchboard-Signature': `t=${Math.floor(Date.now() / 1000)},v2=${'0'.repeat(64)}` }, 'application/json');
+    await abortMidBody(
+      '/carriers/generic/inbound',
+      { 'X-Switchboard-Signature': `t=${Math.floor(Date.now() / 1000)},v2=${'0'.repeat(64)}` },
+      'application/json',
+    );
     await eventually(() => abandoned().length === 2);
     for (const l of abandoned()) expect(l).toMatchObject({ level: 'info', error: 'CLIENT_ABORTED' });
     const errors = await samples(port, 'switchboard_webhook_errors_total');
@@ -195,7 +205,13 @@ describe('carrier webhooks the client abandons are not internal errors', () => {
   it('cut off by the request timeout (half a body, then silence): 408 and closed, CLIENT_ABORTED, no error line, no INTERNAL', async () => {
     const socket = await connect(port);
     const answer = readResponse(socket, 5000);
-    socket.write(head('POST', '/carriers/twilio/status', { 'X-Twilio-Signature': 'c2lnbmF0dXJl', 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': 1000 }) + 'CallSid=CA');
+    socket.write(
+      head('POST', '/carriers/twilio/status', {
+        'X-Twilio-Signature': 'c2lnbmF0dXJl',
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': 1000,
+      }) + 'CallSid=CA',
+    );
     const res = await answer;
     expect(res.closedByServer, 'the server gave up on the slow request').toBe(true);
     expect(res.status, res.body).toBe(408);
@@ -211,7 +227,10 @@ describe('carrier webhooks the client abandons are not internal errors', () => {
     // And the gateway still answers webhooks.
     const params = voiceParams({ To: '+12025550100' });
     const sig = twilioSignature(CARRIER_ENV.TWILIO_AUTH_TOKEN, CARRIER_ENV.SWITCHBOARD_PUBLIC_URL + '/carriers/twilio/voice', params);
-    const ok = await rawRequest(port, withBody('/carriers/twilio/voice', { 'X-Twilio-Signature': sig, Connection: 'close' }, formEncode(params), 'application/x-www-form-urlencoded'));
+    const ok = await rawRequest(
+      port,
+      withBody('/carriers/twilio/voice', { 'X-Twilio-Signature': sig, Connection: 'close' }, formEncode(params), 'application/x-www-form-urlencoded'),
+    );
     expect(ok.status).toBe(200);
   });
 });

@@ -110,7 +110,14 @@ describe.each([
 
   it('the line about the failure names the host, port and path, with the secrets masked', () => {
     const line = t.logs.find((l) => l.msg === message && l.callId === callId);
-    expect(line, JSON.stringify(t.logs.filter((l) => l.callId === callId), null, 1)).toBeDefined();
+    expect(
+      line,
+      JSON.stringify(
+        t.logs.filter((l) => l.callId === callId),
+        null,
+        1,
+      ),
+    ).toBeDefined();
     expect(line!.level).toBe('warn');
     expect(line!.mediaUrl).toBe(`ws://***@127.0.0.1:${port}/x?apiKey=***&region=***`);
   });

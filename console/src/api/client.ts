@@ -70,8 +70,7 @@ function withQuery(path: string, query: Query | undefined): string {
   return s ? `${path}?${s}` : path;
 }
 
-const isErrorBody = (b: unknown): b is ApiErrorBody =>
-  typeof b === 'object' && b !== null && typeof (b as ApiErrorBody).error?.message === 'string';
+const isErrorBody = (b: unknown): b is ApiErrorBody => typeof b === 'object' && b !== null && typeof (b as ApiErrorBody).error?.message === 'string';
 
 /** A random key that also works outside secure contexts (crypto.randomUUID needs https or localhost). */
 export function newIdempotencyKey(): string {
@@ -152,7 +151,8 @@ export class ApiClient {
   releaseNumber = (id: string) => this.request<PhoneNumberResponse>('DELETE', `/api/phone-numbers/${enc(id)}`);
 
   // ------------------------------------------------------------ calls
-  listCalls = (query: CallListQuery, signal?: AbortSignal) => this.request<CallListResponse>('GET', '/api/calls', { query: { ...query }, ...(signal ? { signal } : {}) });
+  listCalls = (query: CallListQuery, signal?: AbortSignal) =>
+    this.request<CallListResponse>('GET', '/api/calls', { query: { ...query }, ...(signal ? { signal } : {}) });
 }
 
 const enc = encodeURIComponent;

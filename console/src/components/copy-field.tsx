@@ -22,7 +22,15 @@ export function CopyField({ label, value, note }: { label: string; value: string
     <div className="field copy-field">
       <label htmlFor={id}>{label}</label>
       <div className="copy-row">
-        <input ref={input} id={id} className="input mono" readOnly value={value} onFocus={(e) => e.currentTarget.select()} aria-describedby={note ? noteId : undefined} />
+        <input
+          ref={input}
+          id={id}
+          className="input mono"
+          readOnly
+          value={value}
+          onFocus={(e) => e.currentTarget.select()}
+          aria-describedby={note ? noteId : undefined}
+        />
         <button type="button" className="button button-secondary" onClick={() => void copy()}>
           Copy
         </button>

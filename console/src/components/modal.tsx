@@ -31,7 +31,9 @@ export function Modal({ open, title, onClose, children, className, description }
       opener.current = document.activeElement;
       d.showModal();
       // showModal() focuses the first focusable element, the Close button; a form's first field (or a marked button) is more useful.
-      const first = d.querySelector<HTMLElement>('[data-autofocus]') ?? d.querySelector<HTMLElement>('.modal-body input:not([type=hidden]), .modal-body select, .modal-body textarea');
+      const first =
+        d.querySelector<HTMLElement>('[data-autofocus]') ??
+        d.querySelector<HTMLElement>('.modal-body input:not([type=hidden]), .modal-body select, .modal-body textarea');
       first?.focus();
     } else if (!open && d.open) {
       d.close();
@@ -57,7 +59,6 @@ export function Modal({ open, title, onClose, children, className, description }
       d.removeEventListener('close', onClosed);
     };
   }, []);
-
 
   return (
     <dialog ref={ref} className={['modal', className].filter(Boolean).join(' ')} aria-labelledby={titleId} aria-describedby={description ? descId : undefined}>

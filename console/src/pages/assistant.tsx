@@ -47,7 +47,15 @@ export function AssistantPage({ id }: { id: string }) {
           </div>
         </header>
         <ErrorNotice error={assistant.error} onRetry={() => void assistant.reload()} />
-        {!a ? assistant.error ? null : <Loading what="the assistant" /> : a.teamId !== team.id ? <p>This assistant belongs to another team. Switch teams to edit it.</p> : <GeneralForm assistant={a} onSaved={() => void assistant.reload()} />}
+        {!a ? (
+          assistant.error ? null : (
+            <Loading what="the assistant" />
+          )
+        ) : a.teamId !== team.id ? (
+          <p>This assistant belongs to another team. Switch teams to edit it.</p>
+        ) : (
+          <GeneralForm assistant={a} onSaved={() => void assistant.reload()} />
+        )}
       </section>
       {a && a.teamId === team.id && <TelephonySection assistant={a} onSaved={() => void assistant.reload()} />}
       {a && a.teamId === team.id && <DeleteSection assistant={a} />}
@@ -207,8 +215,8 @@ function TelephonySection({ assistant, onSaved }: { assistant: Assistant; onSave
               <div className="notice-text">
                 {moving.map((n) => (
                   <p key={n.id}>
-                    <strong>{humanNumber(n.phoneNumber)}</strong> is assigned to {nameOf(n.assistantId!)}. Saving moves it to {assistant.name}; calls in progress stay on{' '}
-                    {nameOf(n.assistantId!)} until they end.
+                    <strong>{humanNumber(n.phoneNumber)}</strong> is assigned to {nameOf(n.assistantId!)}. Saving moves it to {assistant.name}; calls in
+                    progress stay on {nameOf(n.assistantId!)} until they end.
                   </p>
                 ))}
               </div>
@@ -216,7 +224,8 @@ function TelephonySection({ assistant, onSaved }: { assistant: Assistant; onSave
           )}
           {suspendedHere.length > 0 && (
             <p className="muted small">
-              Suspended and still assigned here: {suspendedHere.map((n) => humanNumber(n.phoneNumber)).join(', ')}. Only active numbers can be chosen, so saving unassigns
+              Suspended and still assigned here: {suspendedHere.map((n) => humanNumber(n.phoneNumber)).join(', ')}. Only active numbers can be chosen, so saving
+              unassigns
               {suspendedHere.length === 1 ? ' it' : ' them'}.
             </p>
           )}
@@ -246,7 +255,12 @@ function DeleteSection({ assistant }: { assistant: Assistant }) {
       <button type="button" className="button button-danger-quiet" onClick={() => setConfirming(true)}>
         Delete assistant
       </button>
-      <Modal open={confirming} title={`Delete ${assistant.name}?`} onClose={() => setConfirming(false)} description="Its phone numbers become unassigned. You cannot undo this.">
+      <Modal
+        open={confirming}
+        title={`Delete ${assistant.name}?`}
+        onClose={() => setConfirming(false)}
+        description="Its phone numbers become unassigned. You cannot undo this."
+      >
         <div className="actions actions-end">
           <button type="button" className="button button-secondary" data-autofocus onClick={() => setConfirming(false)}>
             Cancel

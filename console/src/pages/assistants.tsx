@@ -112,7 +112,15 @@ function AssistantForm({ onDone }: { onDone: () => void }) {
       </div>
       <div className="field">
         <label htmlFor={urlId}>Media URL</label>
-        <input id={urlId} className="input mono" value={mediaUrl} placeholder="wss://agent.example.com/stream" onChange={(e) => setMediaUrl(e.target.value)} aria-describedby={urlHelp} autoComplete="off" />
+        <input
+          id={urlId}
+          className="input mono"
+          value={mediaUrl}
+          placeholder="wss://agent.example.com/stream"
+          onChange={(e) => setMediaUrl(e.target.value)}
+          aria-describedby={urlHelp}
+          autoComplete="off"
+        />
         <p className="field-help" id={urlHelp}>
           A <code>ws://</code> or <code>wss://</code> URL: the gateway opens a WebSocket to it for every call and relays the audio.
         </p>

@@ -5,7 +5,16 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError, newIdempotencyKey } from '../api/client';
-import { COUNTRIES, type AvailableNumber, type CountryCode, type NumberType, type PhoneNumber, type Provider, type SearchFilterName, type SearchFilters } from '../api/types';
+import {
+  COUNTRIES,
+  type AvailableNumber,
+  type CountryCode,
+  type NumberType,
+  type PhoneNumber,
+  type Provider,
+  type SearchFilterName,
+  type SearchFilters,
+} from '../api/types';
 import { Modal } from '../components/modal';
 import { EmptyState, ErrorNotice, InfoNotice, Spinner, SuccessNotice } from '../components/notices';
 import { useApp, useTeam } from '../context';
@@ -73,7 +82,9 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
 
   const provider = providers.state === 'ready' ? providers.providers.find((p) => p.name === providerName) : undefined;
   const countries: readonly CountryCode[] = provider?.countries.length ? provider.countries : COUNTRIES;
-  const types = provider ? [...new Set(provider.numberTypes.map(normType).filter((t): t is NumberType => t !== null))] : (['local', 'toll-free'] as NumberType[]);
+  const types = provider
+    ? [...new Set(provider.numberTypes.map(normType).filter((t): t is NumberType => t !== null))]
+    : (['local', 'toll-free'] as NumberType[]);
   // The filters the provider honours for this number type (GET /api/providers); the gateway refuses the others.
   // Without the providers' list (it failed to load), every filter is offered and the gateway says which do not apply.
   const supports = (f: SearchFilterName) => !provider || provider.filters[numberType].includes(f);
@@ -238,7 +249,13 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
             {supports('city') && (
               <div className="field">
                 <label htmlFor={ids.city}>City</label>
-                <input id={ids.city} className="input" placeholder={country === 'US' ? 'San Francisco' : ''} value={city} onChange={(e) => setCity(e.target.value)} />
+                <input
+                  id={ids.city}
+                  className="input"
+                  placeholder={country === 'US' ? 'San Francisco' : ''}
+                  value={city}
+                  onChange={(e) => setCity(e.target.value)}
+                />
               </div>
             )}
           </div>
@@ -254,7 +271,8 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
       {bought && (
         <div ref={boughtNotice} tabIndex={-1} className="focus-target">
           <SuccessNotice>
-            <strong>{humanNumber(bought.phoneNumber)} is yours.</strong> It shows as <em>purchasing</em> in Phone Numbers until the carrier confirms it, usually within seconds.
+            <strong>{humanNumber(bought.phoneNumber)} is yours.</strong> It shows as <em>purchasing</em> in Phone Numbers until the carrier confirms it, usually
+            within seconds.
           </SuccessNotice>
         </div>
       )}
@@ -268,7 +286,8 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
           hint={
             planLimit ? (
               <>
-                To buy another number, {admin ? <Link to="/teams">upgrade the team's plan</Link> : "ask your admin to upgrade the team's plan"} or release a number you no longer need.
+                To buy another number, {admin ? <Link to="/teams">upgrade the team's plan</Link> : "ask your admin to upgrade the team's plan"} or release a
+                number you no longer need.
               </>
             ) : buyError.error instanceof ApiError && buyError.error.code === 'NUMBER_UNAVAILABLE' ? (
               'Someone else got this number first. Pick another one.'
@@ -284,7 +303,10 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
           </h3>
           {results.length === 0 ? (
             <EmptyState title="Nothing matches these filters">
-              <p>Try broadening the search: clear the {local ? 'area code, state or city' : 'prefix'}, or choose another {local ? 'country or the Toll-Free type' : 'country'}.</p>
+              <p>
+                Try broadening the search: clear the {local ? 'area code, state or city' : 'prefix'}, or choose another{' '}
+                {local ? 'country or the Toll-Free type' : 'country'}.
+              </p>
             </EmptyState>
           ) : (
             <div className="table-wrap results-table">
@@ -315,7 +337,13 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
                           {team.plan === 'free' && <span className="muted small"> · free trial</span>}
                         </td>
                         <td className="cell-action">
-                          <button type="button" className="button button-primary button-small" aria-describedby={cellId} aria-disabled={busy || undefined} onClick={() => void buy(n)}>
+                          <button
+                            type="button"
+                            className="button button-primary button-small"
+                            aria-describedby={cellId}
+                            aria-disabled={busy || undefined}
+                            onClick={() => void buy(n)}
+                          >
                             {busy ? (
                               <>
                                 <Spinner /> Buying…
@@ -351,8 +379,32 @@ function BuyNumberForm({ onPurchased, onClose }: { onPurchased: (n: PhoneNumber)
 const AREA_CODES: Record<string, { pattern: RegExp; maxLength: number; example: string; help: string; message: string }> = {
   US: { pattern: /^\d{3}$/, maxLength: 3, example: '415', help: '3 digits', message: 'An area code is 3 digits, e.g. 415.' },
   CA: { pattern: /^\d{3}$/, maxLength: 3, example: '416', help: '3 digits', message: 'An area code is 3 digits, e.g. 416.' },
-  DE: { pattern: /^\d{1,5}$/, maxLength: 5, example: '30', help: 'without the 0, e.g. 30 for Berlin', message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 30 for Berlin.' },
-  AT: { pattern: /^\d{1,5}$/, maxLength: 5, example: '1', help: 'without the 0, e.g. 1 for Wien', message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 1 for Wien.' },
-  CH: { pattern: /^\d{2}$/, maxLength: 2, example: '44', help: '2 digits without the 0, e.g. 44 for Zürich', message: 'An area code here is 2 digits without the leading 0, e.g. 44 for Zürich.' },
-  AE: { pattern: /^\d{1,2}$/, maxLength: 2, example: '4', help: 'without the 0, e.g. 4 for Dubai', message: 'An area code here is 1 or 2 digits without the leading 0, e.g. 4 for Dubai.' },
+  DE: {
+    pattern: /^\d{1,5}$/,
+    maxLength: 5,
+    example: '30',
+    help: 'without the 0, e.g. 30 for Berlin',
+    message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 30 for Berlin.',
+  },
+  AT: {
+    pattern: /^\d{1,5}$/,
+    maxLength: 5,
+    example: '1',
+    help: 'without the 0, e.g. 1 for Wien',
+    message: 'An area code here is 1 to 5 digits without the leading 0, e.g. 1 for Wien.',
+  },
+  CH: {
+    pattern: /^\d{2}$/,
+    maxLength: 2,
+    example: '44',
+    help: '2 digits without the 0, e.g. 44 for Zürich',
+    message: 'An area code here is 2 digits without the leading 0, e.g. 44 for Zürich.',
+  },
+  AE: {
+    pattern: /^\d{1,2}$/,
+    maxLength: 2,
+    example: '4',
+    help: 'without the 0, e.g. 4 for Dubai',
+    message: 'An area code here is 1 or 2 digits without the leading 0, e.g. 4 for Dubai.',
+  },
 };

@@ -28,10 +28,14 @@ export function CallsPage() {
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
   const page = cursors.length - 1;
   const cursor = cursors[page];
-  const calls = useResource((signal) => client.listCalls({ teamId: team.id, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }, signal), [client, team.id, cursor], {
-    // Newest calls arrive on the first page: keep it fresh, faster while a call is live.
-    pollMs: (d) => (page !== 0 ? null : d?.calls.some((c) => isLive(c.status)) ? 2000 : 5000),
-  });
+  const calls = useResource(
+    (signal) => client.listCalls({ teamId: team.id, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }, signal),
+    [client, team.id, cursor],
+    {
+      // Newest calls arrive on the first page: keep it fresh, faster while a call is live.
+      pollMs: (d) => (page !== 0 ? null : d?.calls.some((c) => isLive(c.status)) ? 2000 : 5000),
+    },
+  );
   const assistants = useResource(() => client.listAssistants(team.id), [client, team.id]);
   const assistantName = (id: string | null) => (id ? (assistants.data?.assistants.find((a) => a.id === id)?.name ?? 'Deleted assistant') : '—');
   const list = calls.data?.calls ?? [];
@@ -98,7 +102,12 @@ export function CallsPage() {
               Newer
             </button>
             <span className="muted small">Page {page + 1}</span>
-            <button type="button" className="button button-secondary" disabled={!calls.data.nextCursor} onClick={() => setCursors((c) => [...c, calls.data!.nextCursor!])}>
+            <button
+              type="button"
+              className="button button-secondary"
+              disabled={!calls.data.nextCursor}
+              onClick={() => setCursors((c) => [...c, calls.data!.nextCursor!])}
+            >
               Older
             </button>
           </nav>

@@ -104,8 +104,8 @@ export function NumbersPage() {
       ) : shown.length === 0 && releasedCount === 0 ? (
         <EmptyState title="No phone numbers yet">
           <p>
-            Choose <strong>Buy Number</strong> to search the carrier's inventory by country, area code or toll-free prefix, then buy your first number and assign it
-            to an assistant.
+            Choose <strong>Buy Number</strong> to search the carrier's inventory by country, area code or toll-free prefix, then buy your first number and
+            assign it to an assistant.
           </p>
         </EmptyState>
       ) : (
@@ -169,12 +169,20 @@ export function NumbersPage() {
                     <td className="cell-action">
                       <div className="row-actions">
                         {admin && n.status === 'active' && (
-                          <button type="button" className="button button-secondary button-small" onClick={() => void act(() => client.setNumberStatus(n.id, { status: 'suspended' }), `${humanNumber(n.phoneNumber)} is suspended.`)}>
+                          <button
+                            type="button"
+                            className="button button-secondary button-small"
+                            onClick={() => void act(() => client.setNumberStatus(n.id, { status: 'suspended' }), `${humanNumber(n.phoneNumber)} is suspended.`)}
+                          >
                             Suspend<span className="visually-hidden"> {n.phoneNumber}</span>
                           </button>
                         )}
                         {admin && n.status === 'suspended' && (
-                          <button type="button" className="button button-secondary button-small" onClick={() => void act(() => client.setNumberStatus(n.id, { status: 'active' }), `${humanNumber(n.phoneNumber)} is active again.`)}>
+                          <button
+                            type="button"
+                            className="button button-secondary button-small"
+                            onClick={() => void act(() => client.setNumberStatus(n.id, { status: 'active' }), `${humanNumber(n.phoneNumber)} is active again.`)}
+                          >
                             Reactivate<span className="visually-hidden"> {n.phoneNumber}</span>
                           </button>
                         )}
@@ -209,7 +217,11 @@ export function NumbersPage() {
         open={releasing !== null}
         title="Release this number?"
         onClose={() => setReleasing(null)}
-        description={releasing ? `${humanNumber(releasing.phoneNumber)} goes back to the carrier's pool and is unassigned from its assistant. Calls in progress continue until they end. You cannot undo this.` : undefined}
+        description={
+          releasing
+            ? `${humanNumber(releasing.phoneNumber)} goes back to the carrier's pool and is unassigned from its assistant. Calls in progress continue until they end. You cannot undo this.`
+            : undefined
+        }
       >
         <div className="actions actions-end">
           <button type="button" className="button button-secondary" data-autofocus onClick={() => setReleasing(null)}>

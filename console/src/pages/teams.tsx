@@ -166,7 +166,11 @@ function CreateTeamForm({ onCreated, onDone }: { onCreated: (t: Team) => Promise
         <SuccessNotice>
           <strong>{result.team.name}</strong> is created, on the {result.team.plan} plan. The console now shows this team.
         </SuccessNotice>
-        <CopyField label="Team token" value={result.token} note="Shown once: copy it now and keep it somewhere safe. The team signs in and calls the API with it." />
+        <CopyField
+          label="Team token"
+          value={result.token}
+          note="Shown once: copy it now and keep it somewhere safe. The team signs in and calls the API with it."
+        />
         <div className="actions actions-end">
           <button type="button" className="button button-primary" onClick={onDone}>
             Done
@@ -260,7 +264,12 @@ function PlanForm({ team, onDone }: { team: Team; onDone: (message?: string) => 
         ))}
       </fieldset>
       {team.plan === 'free' && plan !== 'free' && <p className="muted small">Leaving the free plan makes the team's trial number permanent.</p>}
-      {team.numberLimit !== null && plan !== team.plan && <p className="muted small">The team holds {team.numbersHeld} number{team.numbersHeld === 1 ? '' : 's'}. A smaller plan is allowed, but no purchase succeeds until the team is under its limit.</p>}
+      {team.numberLimit !== null && plan !== team.plan && (
+        <p className="muted small">
+          The team holds {team.numbersHeld} number{team.numbersHeld === 1 ? '' : 's'}. A smaller plan is allowed, but no purchase succeeds until the team is
+          under its limit.
+        </p>
+      )}
       <ErrorNotice error={error} />
       <div className="actions actions-end">
         <button type="button" className="button button-secondary" onClick={() => onDone()}>

@@ -64,7 +64,8 @@ export function TokensPage() {
           <div>
             <h1 tabIndex={-1}>API Tokens</h1>
             <p className="card-subtitle">
-              Tokens for {team.name}: for scripts, dialers and teammates. Each one may act on this team only. The gateway stores them hashed and shows a new token once.
+              Tokens for {team.name}: for scripts, dialers and teammates. Each one may act on this team only. The gateway stores them hashed and shows a new
+              token once.
             </p>
           </div>
         </header>

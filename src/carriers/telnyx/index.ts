@@ -38,7 +38,9 @@ export function define(config: TelnyxCarrierConfig, ctx: CarrierContext): Carrie
       verify: key
         ? (req) => {
             const why = verifyTelnyx(key, req.headers, req.body, ctx.now());
-            return why === null ? null : `The Telnyx webhook signature was refused: ${why}. Check TELNYX_PUBLIC_KEY against the public key in the Telnyx portal, and this host's clock.`;
+            return why === null
+              ? null
+              : `The Telnyx webhook signature was refused: ${why}. Check TELNYX_PUBLIC_KEY against the public key in the Telnyx portal, and this host's clock.`;
           }
         : null,
       checkCallId: (id) => (/^[\x21-\x7e]{1,128}$/.test(id) ? null : 'must be 1 to 128 printable characters'),

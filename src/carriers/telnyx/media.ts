@@ -216,7 +216,11 @@ class TelnyxSession implements MediaSession {
             callSid: str(s.call_control_id) ?? '',
             tracks: ['inbound'],
             customParameters: params,
-            mediaFormat: { encoding: ENCODINGS[encoding] ?? encoding, sampleRate: typeof f?.sample_rate === 'number' ? f.sample_rate : 8000, channels: typeof f?.channels === 'number' ? f.channels : 1 },
+            mediaFormat: {
+              encoding: ENCODINGS[encoding] ?? encoding,
+              sampleRate: typeof f?.sample_rate === 'number' ? f.sample_rate : 8000,
+              channels: typeof f?.channels === 'number' ? f.channels : 1,
+            },
           },
         });
       }

@@ -64,9 +64,11 @@ export function validateTwilioJson(authToken: string, signature: string | undefi
   const q = url.indexOf('?');
   const bodySha = q >= 0 ? new URLSearchParams(url.slice(q + 1)).get('bodySHA256') : null;
   if (!bodySha) return false;
-  const ok = safeEqual(signature, twilioSignature(authToken, url, null)) || (() => {
-    const alt = alternatePortUrl(url);
-    return alt !== null && safeEqual(signature, twilioSignature(authToken, alt, null));
-  })();
+  const ok =
+    safeEqual(signature, twilioSignature(authToken, url, null)) ||
+    (() => {
+      const alt = alternatePortUrl(url);
+      return alt !== null && safeEqual(signature, twilioSignature(authToken, alt, null));
+    })();
   return ok && safeEqual(bodySha, createHash('sha256').update(rawBody).digest('hex'));
 }

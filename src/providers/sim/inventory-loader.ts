@@ -25,7 +25,9 @@ export function parseInventoryCsv(text: string, file = 'inventory'): AvailableNu
 export async function loadInventoryIfEmpty(sim: SimCarrierStore, dir: string): Promise<number> {
   if (!(await sim.inventoryEmpty())) return 0;
   const rows: AvailableNumber[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.csv')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()) {
     rows.push(...parseInventoryCsv(readFileSync(join(dir, file), 'utf8'), file));
   }
   return sim.loadInventory(rows);

@@ -13,7 +13,15 @@ import type { Clock } from '../../clock.js';
 import type { AvailableNumber } from '../../domain/types.js';
 import type { SimCarrierStore } from '../../services/ports.js';
 import { COUNTRIES } from '../../domain/phone.js';
-import { ProviderError, type NumberProvider, type OrderStatus, type OrderUpdate, type PlacedOrder, type ProviderCapabilities, type SearchFilters } from '../provider.js';
+import {
+  ProviderError,
+  type NumberProvider,
+  type OrderStatus,
+  type OrderUpdate,
+  type PlacedOrder,
+  type ProviderCapabilities,
+  type SearchFilters,
+} from '../provider.js';
 
 export interface SimProviderOptions {
   provisionMs: number;

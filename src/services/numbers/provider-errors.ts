@@ -17,10 +17,18 @@ export function providerAppError(err: ProviderError): AppError {
       return new AppError('PROVIDER_AUTH_FAILED', `${who} refused this gateway's credentials; the operator must check them. Nothing was bought.`);
     case 'unavailable_provider': {
       const wait = String(err.details?.retryAfterS ?? 30);
-      return new AppError('PROVIDER_UNAVAILABLE', `${who} could not be reached or is failing (${err.message}); nothing was bought. Try again in ${wait} s.`, undefined, { 'Retry-After': wait });
+      return new AppError(
+        'PROVIDER_UNAVAILABLE',
+        `${who} could not be reached or is failing (${err.message}); nothing was bought. Try again in ${wait} s.`,
+        undefined,
+        { 'Retry-After': wait },
+      );
     }
     case 'bad_response':
-      return new AppError('PROVIDER_BAD_RESPONSE', `${who} answered with something this gateway could not understand${err.details?.status ? ` (HTTP ${err.details.status})` : ''}; nothing was bought. Try again later.`);
+      return new AppError(
+        'PROVIDER_BAD_RESPONSE',
+        `${who} answered with something this gateway could not understand${err.details?.status ? ` (HTTP ${err.details.status})` : ''}; nothing was bought. Try again later.`,
+      );
     case 'invalid_request':
       return new AppError('INVALID_REQUEST', `${who} refused the request: ${err.message}`);
     case 'not_found':

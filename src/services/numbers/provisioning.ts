@@ -47,7 +47,16 @@ export class ProvisioningService {
     let placed;
     try {
       placed = await provider.placeOrder(
-        { e164: n.e164, countryCode: n.countryCode, numberType: n.numberType, areaCode: n.areaCode, city: n.city, region: n.region, monthlyCost: n.monthlyCost, currency: n.currency },
+        {
+          e164: n.e164,
+          countryCode: n.countryCode,
+          numberType: n.numberType,
+          areaCode: n.areaCode,
+          city: n.city,
+          region: n.region,
+          monthlyCost: n.monthlyCost,
+          currency: n.currency,
+        },
         n.id,
       );
     } catch (err) {

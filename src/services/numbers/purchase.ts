@@ -54,12 +54,19 @@ export class PurchaseService {
     const wanted = name ?? this.providers.defaultName;
     const provider = (this.providers.offered as readonly string[]).includes(wanted) ? this.providers.get(wanted) : undefined;
     if (!provider) {
-      throw new AppError('PROVIDER_NOT_AVAILABLE', `provider: "${wanted}" is not offered by this gateway; use one of ${this.providers.offered.join(', ')} (GET /api/providers).`);
+      throw new AppError(
+        'PROVIDER_NOT_AVAILABLE',
+        `provider: "${wanted}" is not offered by this gateway; use one of ${this.providers.offered.join(', ')} (GET /api/providers).`,
+      );
     }
     return provider;
   }
 
-  async purchase(p: Principal, input: { phoneNumber: string; teamId: string; provider?: string | undefined }, idempotencyKey?: string): Promise<PurchaseResult> {
+  async purchase(
+    p: Principal,
+    input: { phoneNumber: string; teamId: string; provider?: string | undefined },
+    idempotencyKey?: string,
+  ): Promise<PurchaseResult> {
     try {
       const r = await this.purchaseOnce(p, input, idempotencyKey);
       this.events.purchase(r.replayed ? 'replayed' : 'created');
@@ -71,7 +78,11 @@ export class PurchaseService {
     }
   }
 
-  private async purchaseOnce(p: Principal, input: { phoneNumber: string; teamId: string; provider?: string | undefined }, idempotencyKey?: string): Promise<PurchaseResult> {
+  private async purchaseOnce(
+    p: Principal,
+    input: { phoneNumber: string; teamId: string; provider?: string | undefined },
+    idempotencyKey?: string,
+  ): Promise<PurchaseResult> {
     const scope = actorOf(p);
     const provider = this.offered(input.provider);
     const requestHash = createHash('sha256').update(canonical(input)).digest('hex');

@@ -39,7 +39,10 @@ export class Reconciler {
       try {
         owned = await provider.owned();
       } catch (err) {
-        this.log.warn({ provider: provider.name, err: err instanceof Error ? err.message : String(err) }, 'reconciliation: the provider could not list its numbers');
+        this.log.warn(
+          { provider: provider.name, err: err instanceof Error ? err.message : String(err) },
+          'reconciliation: the provider could not list its numbers',
+        );
         continue;
       }
       if (owned === null) continue; // nothing to compare (the simulator)
@@ -54,14 +57,38 @@ export class Reconciler {
         if (n.status === 'purchasing') continue; // not settled yet: not drift
         const o = byE164.get(n.e164);
         if (!o) {
-          found.push({ provider: provider.name, e164: n.e164, kind: 'missing_at_provider', phoneNumberId: n.id, teamId: n.teamId, detail: `held by the team but no longer in the ${provider.name} account (released in its console?)`, detectedAt: now });
+          found.push({
+            provider: provider.name,
+            e164: n.e164,
+            kind: 'missing_at_provider',
+            phoneNumberId: n.id,
+            teamId: n.teamId,
+            detail: `held by the team but no longer in the ${provider.name} account (released in its console?)`,
+            detectedAt: now,
+          });
         } else if (expected !== null && o.voiceTarget !== expected) {
-          found.push({ provider: provider.name, e164: n.e164, kind: 'voice_target_changed', phoneNumberId: n.id, teamId: n.teamId, detail: `calls go to ${o.voiceTarget ?? 'nowhere'}, not ${expected}`, detectedAt: now });
+          found.push({
+            provider: provider.name,
+            e164: n.e164,
+            kind: 'voice_target_changed',
+            phoneNumberId: n.id,
+            teamId: n.teamId,
+            detail: `calls go to ${o.voiceTarget ?? 'nowhere'}, not ${expected}`,
+            detectedAt: now,
+          });
         }
       }
       for (const o of owned) {
         if (!held.has(o.e164)) {
-          found.push({ provider: provider.name, e164: o.e164, kind: 'unknown_to_gateway', phoneNumberId: null, teamId: null, detail: `owned by the ${provider.name} account (${o.providerNumberId}) but held by no team`, detectedAt: now });
+          found.push({
+            provider: provider.name,
+            e164: o.e164,
+            kind: 'unknown_to_gateway',
+            phoneNumberId: null,
+            teamId: null,
+            detail: `owned by the ${provider.name} account (${o.providerNumberId}) but held by no team`,
+            detectedAt: now,
+          });
         }
       }
       const fresh = await this.store.drift.replace(provider.name, found);

@@ -22,20 +22,40 @@ export const MIGRATION_LOCK = 0x73622d6d696772n;
 export const ROUTING_LOCK = 0x73622d726f757465n;
 
 /** Connection-level failures: the request cannot be served now, nothing the client did. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** PostgreSQL's errors, in the port's terms. Anything else is a bug and passes through. */
 export function mapError(err: unknown): unknown {
   if (err instanceof UniqueViolation || err instanceof StoreUnavailable) return err;
   // drizzle wraps the driver's error ("Failed query: ...", cause: the pg error): look down the chain.
-  for (let e = err as { code?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | null, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | null, depth = 0;
+    e && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
     const code = typeof e.code === 'string' ? e.code : undefined;
     if (code === '23505') return new UniqueViolation(typeof e.constraint === 'string' ? e.constraint : 'unique');
     if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
       return new StoreUnavailable(`PostgreSQL is unreachable (${code})`, { cause: err });
     }
     const message = typeof e.message === 'string' ? e.message : '';
-    if (/Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i.test(message)) {
+    if (
+      /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Connection ended|not queryable/i.test(
+        message,
+      )
+    ) {
       return new StoreUnavailable(`PostgreSQL connection lost: ${message}`, { cause: err });
     }
   }

@@ -97,24 +97,53 @@ class Tokens implements TokenRepo {
     return first(await q(this.db.select(TOKEN_COLUMNS).from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash))));
   }
   async listActive(teamId: string, now: number) {
-    return q(this.db.select(TOKEN_COLUMNS).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), activeToken(now))).orderBy(apiTokens.createdAt, apiTokens.id));
+    return q(
+      this.db
+        .select(TOKEN_COLUMNS)
+        .from(apiTokens)
+        .where(and(eq(apiTokens.teamId, teamId), activeToken(now)))
+        .orderBy(apiTokens.createdAt, apiTokens.id),
+    );
   }
   async countActive(teamId: string, now: number) {
-    const r = await q(this.db.select({ n: sql<number>`count(*)::int` }).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), activeToken(now))));
+    const r = await q(
+      this.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(apiTokens)
+        .where(and(eq(apiTokens.teamId, teamId), activeToken(now))),
+    );
     return r[0]?.n ?? 0;
   }
   async get(teamId: string, id: string) {
-    return first(await q(this.db.select(TOKEN_COLUMNS).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), eq(apiTokens.id, id)))));
+    return first(
+      await q(
+        this.db
+          .select(TOKEN_COLUMNS)
+          .from(apiTokens)
+          .where(and(eq(apiTokens.teamId, teamId), eq(apiTokens.id, id))),
+      ),
+    );
   }
   async revoke(id: string, now: number) {
-    const r = await q(this.db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).returning({ id: apiTokens.id }));
+    const r = await q(
+      this.db
+        .update(apiTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+        .returning({ id: apiTokens.id }),
+    );
     return r.length === 1;
   }
   async touch(id: string, now: number) {
     await q(this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)));
   }
   async revokeAdminExcept(tokenHash: string, now: number) {
-    await q(this.db.update(apiTokens).set({ revokedAt: null }).where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash))));
+    await q(
+      this.db
+        .update(apiTokens)
+        .set({ revokedAt: null })
+        .where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash))),
+    );
     const r = await q(
       this.db
         .update(apiTokens)
@@ -125,7 +154,17 @@ class Tokens implements TokenRepo {
     return r.length;
   }
   async hasAdmin() {
-    return (await q(this.db.select({ id: apiTokens.id }).from(apiTokens).where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt))).limit(1))).length > 0;
+    return (
+      (
+        await q(
+          this.db
+            .select({ id: apiTokens.id })
+            .from(apiTokens)
+            .where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt)))
+            .limit(1),
+        )
+      ).length > 0
+    );
   }
 }
 
@@ -202,7 +241,11 @@ class Numbers implements NumberRepo {
   }
   callerIdCandidates(assistantId: string, now: number) {
     return this.select(
-      and(eq(phoneNumbers.assistantId, assistantId), eq(phoneNumbers.status, 'active'), sql`(${phoneNumbers.expiresAt} IS NULL OR ${phoneNumbers.expiresAt} > ${now})`),
+      and(
+        eq(phoneNumbers.assistantId, assistantId),
+        eq(phoneNumbers.status, 'active'),
+        sql`(${phoneNumbers.expiresAt} IS NULL OR ${phoneNumbers.expiresAt} > ${now})`,
+      ),
     );
   }
   async patchQuiet(id: string, patch: NumberQuietPatch) {
@@ -215,16 +258,38 @@ class Numbers implements NumberRepo {
 
 /** The calls columns, aliased to the domain's names (raw SQL on the hot paths). */
 const CALL_FIELDS: ReadonlyArray<readonly [column: string, field: keyof Call]> = [
-  ['id', 'id'], ['team_id', 'teamId'], ['direction', 'direction'], ['carrier', 'carrier'], ['carrier_call_id', 'carrierCallId'],
-  ['from_number', 'from'], ['to_number', 'to'], ['phone_number_id', 'phoneNumberId'], ['assistant_id', 'assistantId'],
-  ['media_url', 'mediaUrl'], ['status', 'status'], ['reason', 'reason'], ['carrier_status', 'carrierStatus'], ['carrier_seq', 'carrierSeq'],
-  ['created_at', 'createdAt'], ['answered_at', 'answeredAt'], ['ended_at', 'endedAt'], ['duration_sec', 'durationSec'],
-  ['end_reason', 'endReason'], ['media_claimed_at', 'mediaClaimedAt'],
+  ['id', 'id'],
+  ['team_id', 'teamId'],
+  ['direction', 'direction'],
+  ['carrier', 'carrier'],
+  ['carrier_call_id', 'carrierCallId'],
+  ['from_number', 'from'],
+  ['to_number', 'to'],
+  ['phone_number_id', 'phoneNumberId'],
+  ['assistant_id', 'assistantId'],
+  ['media_url', 'mediaUrl'],
+  ['status', 'status'],
+  ['reason', 'reason'],
+  ['carrier_status', 'carrierStatus'],
+  ['carrier_seq', 'carrierSeq'],
+  ['created_at', 'createdAt'],
+  ['answered_at', 'answeredAt'],
+  ['ended_at', 'endedAt'],
+  ['duration_sec', 'durationSec'],
+  ['end_reason', 'endReason'],
+  ['media_claimed_at', 'mediaClaimedAt'],
 ];
 const CALL_SELECT = sql.raw(CALL_FIELDS.map(([c, f]) => `${c} AS "${f}"`).join(', '));
 const CALL_COLUMNS = sql.raw(CALL_FIELDS.map(([c]) => c).join(', '));
 /** Each calls column's type, for the array parameters of INSERT_CALLS. */
-const CALL_TYPES: Readonly<Partial<Record<keyof Call, string>>> = { carrierSeq: 'int', durationSec: 'int', createdAt: 'bigint', answeredAt: 'bigint', endedAt: 'bigint', mediaClaimedAt: 'bigint' };
+const CALL_TYPES: Readonly<Partial<Record<keyof Call, string>>> = {
+  carrierSeq: 'int',
+  durationSec: 'int',
+  createdAt: 'bigint',
+  answeredAt: 'bigint',
+  endedAt: 'bigint',
+  mediaClaimedAt: 'bigint',
+};
 /**
  * The group commit's insert: one array parameter per column, so the text is
  * the same whatever the batch size and is parsed and planned once per
@@ -260,10 +325,18 @@ class Calls implements CallRepo {
       return batch.map((c) => inserted.has(c.id));
     }
     const values = sql.join(
-      batch.map((c) => sql`(${sql.join(CALL_FIELDS.map(([, f]) => sql`${c[f]}`), sql`, `)})`),
+      batch.map(
+        (c) =>
+          sql`(${sql.join(
+            CALL_FIELDS.map(([, f]) => sql`${c[f]}`),
+            sql`, `,
+          )})`,
+      ),
       sql`, `,
     );
-    const res = await q(this.db.execute<{ id: string }>(sql`INSERT INTO calls (${CALL_COLUMNS}) VALUES ${values} ON CONFLICT (carrier, carrier_call_id) DO NOTHING RETURNING id`));
+    const res = await q(
+      this.db.execute<{ id: string }>(sql`INSERT INTO calls (${CALL_COLUMNS}) VALUES ${values} ON CONFLICT (carrier, carrier_call_id) DO NOTHING RETURNING id`),
+    );
     const inserted = new Set(res.rows.map((r) => r.id));
     return batch.map((c) => inserted.has(c.id));
   }
@@ -271,7 +344,13 @@ class Calls implements CallRepo {
     return (await q(this.db.execute<Call & Record<string, unknown>>(sql`SELECT ${CALL_SELECT} FROM calls WHERE id = ${id}`))).rows[0];
   }
   async getByCarrierId(carrier: string, carrierCallId: string) {
-    return (await q(this.db.execute<Call & Record<string, unknown>>(sql`SELECT ${CALL_SELECT} FROM calls WHERE carrier = ${carrier} AND carrier_call_id = ${carrierCallId}`))).rows[0];
+    return (
+      await q(
+        this.db.execute<Call & Record<string, unknown>>(
+          sql`SELECT ${CALL_SELECT} FROM calls WHERE carrier = ${carrier} AND carrier_call_id = ${carrierCallId}`,
+        ),
+      )
+    ).rows[0];
   }
   async update(id: string, patch: Partial<Call>) {
     await q(this.db.update(calls).set(patch).where(eq(calls.id, id)));
@@ -414,20 +493,36 @@ export function pgRoutingRepos(db: Q): RoutingRepos {
     routingWrites: {
       insertNumber: async (n) => void (await q(db.insert(phoneNumbers).values(n))),
       transitionNumber: async (id, from, patch) =>
-        (await q(db.update(phoneNumbers).set(patch).where(and(eq(phoneNumbers.id, id), inArray(phoneNumbers.status, [...from]))).returning({ id: phoneNumbers.id }))).length === 1,
-      setNumberAssistant: async (id, assistantId, now) => void (await q(db.update(phoneNumbers).set({ assistantId, updatedAt: now }).where(eq(phoneNumbers.id, id)))),
+        (
+          await q(
+            db
+              .update(phoneNumbers)
+              .set(patch)
+              .where(and(eq(phoneNumbers.id, id), inArray(phoneNumbers.status, [...from])))
+              .returning({ id: phoneNumbers.id }),
+          )
+        ).length === 1,
+      setNumberAssistant: async (id, assistantId, now) =>
+        void (await q(db.update(phoneNumbers).set({ assistantId, updatedAt: now }).where(eq(phoneNumbers.id, id)))),
       setAssistantMediaUrl: async (id, mediaUrl, now) => void (await q(db.update(assistants).set({ mediaUrl, updatedAt: now }).where(eq(assistants.id, id)))),
       deleteAssistant: async (id, teamId) =>
-        (await q(db.delete(assistants).where(and(eq(assistants.id, id), eq(assistants.teamId, teamId))).returning({ id: assistants.id }))).length === 1,
+        (
+          await q(
+            db
+              .delete(assistants)
+              .where(and(eq(assistants.id, id), eq(assistants.teamId, teamId)))
+              .returning({ id: assistants.id }),
+          )
+        ).length === 1,
       setTeamPlan: async (id, plan) => void (await q(db.update(teams).set({ plan }).where(eq(teams.id, id)))),
       makeTrialsPermanent: async (teamId, now) =>
-        (await q(
+        await q(
           db
             .update(phoneNumbers)
             .set({ trial: false, expiresAt: null, updatedAt: now })
             .where(and(eq(phoneNumbers.teamId, teamId), eq(phoneNumbers.trial, true), inArray(phoneNumbers.status, [...HELD_STATUSES])))
             .returning(),
-        )),
+        ),
     },
   };
 }

@@ -174,9 +174,12 @@ export class PgFeed implements RoutingFeed {
 
   private schedulePoll(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.catchUp().finally(() => this.schedulePoll());
-    }, Math.max(50, this.o.boundMs / 4));
+    this.timer = setTimeout(
+      () => {
+        void this.catchUp().finally(() => this.schedulePoll());
+      },
+      Math.max(50, this.o.boundMs / 4),
+    );
     this.timer.unref();
   }
 
@@ -240,7 +243,9 @@ export class PgFeed implements RoutingFeed {
   private async heartbeat(): Promise<void> {
     const c = this.client;
     if (!c) return;
-    await c.query(`UPDATE instances SET heartbeat_at = ${DB_NOW}, acked_seq = greatest(acked_seq, $2) WHERE id = $1`, [this.o.instanceId, this.lastSeq]).catch(() => {});
+    await c
+      .query(`UPDATE instances SET heartbeat_at = ${DB_NOW}, acked_seq = greatest(acked_seq, $2) WHERE id = $1`, [this.o.instanceId, this.lastSeq])
+      .catch(() => {});
   }
 
   async published(seq: number): Promise<{ acknowledged: boolean; waitedMs: number }> {
@@ -261,7 +266,10 @@ export class PgFeed implements RoutingFeed {
       if (waiting === 0) return { acknowledged: true, waitedMs: performance.now() - started };
       const left = deadline - performance.now();
       if (left <= 0) {
-        this.o.log.warn({ seq, instancesBehind: waiting }, 'routing change not acknowledged by every instance within the bound; they have stopped trusting their caches');
+        this.o.log.warn(
+          { seq, instancesBehind: waiting },
+          'routing change not acknowledged by every instance within the bound; they have stopped trusting their caches',
+        );
         return { acknowledged: false, waitedMs: performance.now() - started };
       }
       // Until an acknowledgement arrives on our listening connection, or a short poll.

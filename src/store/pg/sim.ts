@@ -52,7 +52,14 @@ export class PgSimStore implements SimCarrierStore {
     if (f.areaCode !== undefined) conds.push(eq(simInventory.areaCode, f.areaCode));
     if (f.city !== undefined) conds.push(eq(simInventory.city, f.city));
     if (f.region !== undefined) conds.push(eq(simInventory.region, f.region));
-    const rows = await q(this.db.select().from(simInventory).where(and(...conds)).orderBy(asc(simInventory.e164)).limit(f.limit));
+    const rows = await q(
+      this.db
+        .select()
+        .from(simInventory)
+        .where(and(...conds))
+        .orderBy(asc(simInventory.e164))
+        .limit(f.limit),
+    );
     return rows.map(toAvailable);
   }
 
@@ -61,7 +68,14 @@ export class PgSimStore implements SimCarrierStore {
   }
 
   async quote(e164: string) {
-    const row = (await q(this.db.select().from(simInventory).where(and(eq(simInventory.e164, e164), isNull(simInventory.orderId)))))[0];
+    const row = (
+      await q(
+        this.db
+          .select()
+          .from(simInventory)
+          .where(and(eq(simInventory.e164, e164), isNull(simInventory.orderId))),
+      )
+    )[0];
     return row ? toAvailable(row) : undefined;
   }
 
@@ -97,7 +111,10 @@ export class PgSimStore implements SimCarrierStore {
     await q(
       this.db.transaction(async (tx) => {
         await tx.update(simOrders).set({ status: 'released' }).where(eq(simOrders.id, id));
-        await tx.update(simInventory).set({ orderId: null }).where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, id)));
+        await tx
+          .update(simInventory)
+          .set({ orderId: null })
+          .where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, id)));
       }),
     );
   }
@@ -107,7 +124,14 @@ export class PgSimStore implements SimCarrierStore {
   }
 
   async dueOrders(now: number) {
-    return (await q(this.db.select({ id: simOrders.id }).from(simOrders).where(and(eq(simOrders.status, 'pending'), lte(simOrders.readyAt, now))))).map((r) => r.id);
+    return (
+      await q(
+        this.db
+          .select({ id: simOrders.id })
+          .from(simOrders)
+          .where(and(eq(simOrders.status, 'pending'), lte(simOrders.readyAt, now))),
+      )
+    ).map((r) => r.id);
   }
 
   completeOrder(id: string): Promise<{ e164: string; outcome: 'active' | 'failed' } | null> {
@@ -118,7 +142,10 @@ export class PgSimStore implements SimCarrierStore {
         if (!o || o.status !== 'pending') return null;
         await tx.update(simOrders).set({ status: o.outcome }).where(eq(simOrders.id, id));
         if (o.outcome === 'failed') {
-          await tx.update(simInventory).set({ orderId: null }).where(and(eq(simInventory.e164, o.e164), eq(simInventory.orderId, id)));
+          await tx
+            .update(simInventory)
+            .set({ orderId: null })
+            .where(and(eq(simInventory.e164, o.e164), eq(simInventory.orderId, id)));
         }
         return { e164: o.e164, outcome: o.outcome };
       }),

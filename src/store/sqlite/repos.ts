@@ -85,7 +85,11 @@ class Teams implements TeamRepo {
   constructor(private readonly c: Conn) {
     // Reads on every request are built once (.prepare()): drizzle's query
     // builder costs tens of microseconds a query.
-    this.byId = c.r.select().from(teams).where(eq(teams.id, sql.placeholder('id'))).prepare();
+    this.byId = c.r
+      .select()
+      .from(teams)
+      .where(eq(teams.id, sql.placeholder('id')))
+      .prepare();
     this.held = c.r
       .select({ n: sql<number>`count(*)` })
       .from(phoneNumbers)
@@ -129,7 +133,11 @@ const activeToken = (now: number) => and(isNull(apiTokens.revokedAt), or(isNull(
 class Tokens implements TokenRepo {
   private readonly byHash;
   constructor(private readonly c: Conn) {
-    this.byHash = c.r.select(TOKEN_COLUMNS).from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder('hash'))).prepare();
+    this.byHash = c.r
+      .select(TOKEN_COLUMNS)
+      .from(apiTokens)
+      .where(eq(apiTokens.tokenHash, sql.placeholder('hash')))
+      .prepare();
   }
   insert(row: TokenRow & { tokenHash: string }) {
     return write(this.c, () => void this.c.w.insert(apiTokens).values(row).run());
@@ -139,24 +147,54 @@ class Tokens implements TokenRepo {
   }
   listActive(teamId: string, now: number) {
     return read(() =>
-      this.c.r.select(TOKEN_COLUMNS).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), activeToken(now))).orderBy(apiTokens.createdAt, apiTokens.id).all(),
+      this.c.r
+        .select(TOKEN_COLUMNS)
+        .from(apiTokens)
+        .where(and(eq(apiTokens.teamId, teamId), activeToken(now)))
+        .orderBy(apiTokens.createdAt, apiTokens.id)
+        .all(),
     );
   }
   countActive(teamId: string, now: number) {
-    return read(() => this.c.r.select({ n: sql<number>`count(*)` }).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), activeToken(now))).get()?.n ?? 0);
+    return read(
+      () =>
+        this.c.r
+          .select({ n: sql<number>`count(*)` })
+          .from(apiTokens)
+          .where(and(eq(apiTokens.teamId, teamId), activeToken(now)))
+          .get()?.n ?? 0,
+    );
   }
   get(teamId: string, id: string) {
-    return read(() => this.c.r.select(TOKEN_COLUMNS).from(apiTokens).where(and(eq(apiTokens.teamId, teamId), eq(apiTokens.id, id))).get());
+    return read(() =>
+      this.c.r
+        .select(TOKEN_COLUMNS)
+        .from(apiTokens)
+        .where(and(eq(apiTokens.teamId, teamId), eq(apiTokens.id, id)))
+        .get(),
+    );
   }
   revoke(id: string, now: number) {
-    return write(this.c, () => this.c.w.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run().changes === 1);
+    return write(
+      this.c,
+      () =>
+        this.c.w
+          .update(apiTokens)
+          .set({ revokedAt: now })
+          .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+          .run().changes === 1,
+    );
   }
   touch(id: string, now: number) {
     return write(this.c, () => void this.c.w.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, id)).run());
   }
   revokeAdminExcept(tokenHash: string, now: number) {
     return write(this.c, () => {
-      this.c.w.update(apiTokens).set({ revokedAt: null }).where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash))).run();
+      this.c.w
+        .update(apiTokens)
+        .set({ revokedAt: null })
+        .where(and(isNull(apiTokens.teamId), eq(apiTokens.tokenHash, tokenHash)))
+        .run();
       return this.c.w
         .update(apiTokens)
         .set({ revokedAt: now })
@@ -165,7 +203,15 @@ class Tokens implements TokenRepo {
     });
   }
   hasAdmin() {
-    return read(() => !!this.c.r.select({ id: apiTokens.id }).from(apiTokens).where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt))).limit(1).get());
+    return read(
+      () =>
+        !!this.c.r
+          .select({ id: apiTokens.id })
+          .from(apiTokens)
+          .where(and(isNull(apiTokens.teamId), isNull(apiTokens.revokedAt)))
+          .limit(1)
+          .get(),
+    );
   }
 }
 
@@ -197,7 +243,11 @@ class Numbers implements NumberRepo {
   private readonly heldRow;
   constructor(private readonly c: Conn) {
     // Built once: these run on every purchase, provisioning result and lookup by id.
-    this.byId = c.r.select().from(phoneNumbers).where(eq(phoneNumbers.id, sql.placeholder('id'))).prepare();
+    this.byId = c.r
+      .select()
+      .from(phoneNumbers)
+      .where(eq(phoneNumbers.id, sql.placeholder('id')))
+      .prepare();
     this.heldRow = c.r
       .select()
       .from(phoneNumbers)
@@ -246,7 +296,12 @@ class Numbers implements NumberRepo {
   }
   stalePurchasing(createdBefore: number) {
     return read(
-      () => this.c.r.select().from(phoneNumbers).where(and(eq(phoneNumbers.status, 'purchasing'), lt(phoneNumbers.createdAt, createdBefore))).all() as PhoneNumber[],
+      () =>
+        this.c.r
+          .select()
+          .from(phoneNumbers)
+          .where(and(eq(phoneNumbers.status, 'purchasing'), lt(phoneNumbers.createdAt, createdBefore)))
+          .all() as PhoneNumber[],
     );
   }
   expiredTrials(now: number) {
@@ -280,7 +335,12 @@ class Numbers implements NumberRepo {
   }
   heldByProvider(provider: string) {
     return read(
-      () => this.c.r.select().from(phoneNumbers).where(and(eq(phoneNumbers.provider, provider), inArray(phoneNumbers.status, [...HELD_STATUSES]))).all() as PhoneNumber[],
+      () =>
+        this.c.r
+          .select()
+          .from(phoneNumbers)
+          .where(and(eq(phoneNumbers.provider, provider), inArray(phoneNumbers.status, [...HELD_STATUSES])))
+          .all() as PhoneNumber[],
     );
   }
 }
@@ -288,9 +348,26 @@ class Numbers implements NumberRepo {
 // ------------------------------------------------------------------ calls
 
 const CALL_COLUMNS = [
-  'id', 'team_id', 'direction', 'carrier', 'carrier_call_id', 'from_number', 'to_number', 'phone_number_id',
-  'assistant_id', 'media_url', 'status', 'reason', 'carrier_status', 'carrier_seq', 'created_at', 'answered_at',
-  'ended_at', 'duration_sec', 'end_reason', 'media_claimed_at',
+  'id',
+  'team_id',
+  'direction',
+  'carrier',
+  'carrier_call_id',
+  'from_number',
+  'to_number',
+  'phone_number_id',
+  'assistant_id',
+  'media_url',
+  'status',
+  'reason',
+  'carrier_status',
+  'carrier_seq',
+  'created_at',
+  'answered_at',
+  'ended_at',
+  'duration_sec',
+  'end_reason',
+  'media_claimed_at',
 ] as const;
 
 class Calls implements CallRepo {
@@ -301,7 +378,11 @@ class Calls implements CallRepo {
   private readonly byId;
   private readonly byCarrierId;
   constructor(private readonly c: Conn) {
-    this.byId = c.r.select().from(calls).where(eq(calls.id, sql.placeholder('id'))).prepare();
+    this.byId = c.r
+      .select()
+      .from(calls)
+      .where(eq(calls.id, sql.placeholder('id')))
+      .prepare();
     this.byCarrierId = c.r
       .select()
       .from(calls)
@@ -321,9 +402,26 @@ class Calls implements CallRepo {
         batch.map(
           (x) =>
             this.insertStmt.run(
-              x.id, x.teamId, x.direction, x.carrier, x.carrierCallId, x.from, x.to, x.phoneNumberId, x.assistantId,
-              x.mediaUrl, x.status, x.reason, x.carrierStatus, x.carrierSeq, x.createdAt, x.answeredAt, x.endedAt,
-              x.durationSec, x.endReason, x.mediaClaimedAt,
+              x.id,
+              x.teamId,
+              x.direction,
+              x.carrier,
+              x.carrierCallId,
+              x.from,
+              x.to,
+              x.phoneNumberId,
+              x.assistantId,
+              x.mediaUrl,
+              x.status,
+              x.reason,
+              x.carrierStatus,
+              x.carrierSeq,
+              x.createdAt,
+              x.answeredAt,
+              x.endedAt,
+              x.durationSec,
+              x.endReason,
+              x.mediaClaimedAt,
             ).changes === 1,
         );
       // Inside a transaction already (the writer holds one): just run.
@@ -394,13 +492,27 @@ class Idempotency implements IdempotencyRepo {
     );
   }
   insert(scope: string, key: string, r: StoredResponse, now: number) {
-    return write(this.c, () => void this.c.w.insert(idempotencyKeys).values({ scope, key, ...r, createdAt: now }).run());
+    return write(
+      this.c,
+      () =>
+        void this.c.w
+          .insert(idempotencyKeys)
+          .values({ scope, key, ...r, createdAt: now })
+          .run(),
+    );
   }
   prune(olderThan: number) {
     return write(this.c, () => this.c.w.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, olderThan)).run().changes);
   }
   delete(scope: string, key: string) {
-    return write(this.c, () => void this.c.w.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key))).run());
+    return write(
+      this.c,
+      () =>
+        void this.c.w
+          .delete(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)))
+          .run(),
+    );
   }
 }
 
@@ -419,21 +531,36 @@ class DriftFindings implements DriftRepo {
               .map((d) => `${d.e164}|${d.kind}`),
           );
           this.c.w.delete(providerDrift).where(eq(providerDrift.provider, provider)).run();
-          if (found.length) this.c.w.insert(providerDrift).values([...found]).run();
+          if (found.length)
+            this.c.w
+              .insert(providerDrift)
+              .values([...found])
+              .run();
           return found.filter((d) => !before.has(`${d.e164}|${d.kind}`));
         })
         .immediate(),
     );
   }
   list() {
-    return read(() => this.c.r.select().from(providerDrift).orderBy(providerDrift.provider, providerDrift.e164).all().map((d) => ({ ...d, kind: d.kind })));
+    return read(() =>
+      this.c.r
+        .select()
+        .from(providerDrift)
+        .orderBy(providerDrift.provider, providerDrift.e164)
+        .all()
+        .map((d) => ({ ...d, kind: d.kind })),
+    );
   }
 }
 
 class Audit implements AuditRepo {
   constructor(private readonly c: Conn) {}
   record(e: Omit<AuditEvent, 'id'>) {
-    return write(this.c, () => void writesOf(this.c.w.$client).insert(auditEvents, { ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }));
+    return write(
+      this.c,
+      () =>
+        void writesOf(this.c.w.$client).insert(auditEvents, { ...e, id: timeOrderedId(e.createdAt), details: e.details ? JSON.stringify(e.details) : null }),
+    );
   }
   list(f: { teamId?: string | undefined; before?: Before | undefined; limit: number }) {
     return read(() => {
@@ -490,9 +617,19 @@ export function sqliteRoutingRepos(c: Conn): RoutingRepos {
       insertNumber: (n: PhoneNumber) => write(c, () => void writesOf(w.$client).insert(phoneNumbers, n)),
       transitionNumber: (id, from, patch) =>
         write(c, () => writesOf(w.$client).update(phoneNumbers, patch, `id = ? AND status IN (${marks(from.length)})`, [id, ...from]).changes === 1),
-      setNumberAssistant: (id, assistantId, now) => write(c, () => void w.update(phoneNumbers).set({ assistantId, updatedAt: now }).where(eq(phoneNumbers.id, id)).run()),
-      setAssistantMediaUrl: (id, mediaUrl, now) => write(c, () => void w.update(assistants).set({ mediaUrl, updatedAt: now }).where(eq(assistants.id, id)).run()),
-      deleteAssistant: (id, teamId) => write(c, () => w.delete(assistants).where(and(eq(assistants.id, id), eq(assistants.teamId, teamId))).run().changes === 1),
+      setNumberAssistant: (id, assistantId, now) =>
+        write(c, () => void w.update(phoneNumbers).set({ assistantId, updatedAt: now }).where(eq(phoneNumbers.id, id)).run()),
+      setAssistantMediaUrl: (id, mediaUrl, now) =>
+        write(c, () => void w.update(assistants).set({ mediaUrl, updatedAt: now }).where(eq(assistants.id, id)).run()),
+      deleteAssistant: (id, teamId) =>
+        write(
+          c,
+          () =>
+            w
+              .delete(assistants)
+              .where(and(eq(assistants.id, id), eq(assistants.teamId, teamId)))
+              .run().changes === 1,
+        ),
       setTeamPlan: (id, plan) => write(c, () => void w.update(teams).set({ plan }).where(eq(teams.id, id)).run()),
       makeTrialsPermanent: (teamId, now) =>
         write(

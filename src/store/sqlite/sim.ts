@@ -113,7 +113,11 @@ export class SqliteSimStore implements SimCarrierStore {
       this.c.w.$client
         .transaction(() => {
           this.c.w.update(simOrders).set({ status: 'released' }).where(eq(simOrders.id, id)).run();
-          this.c.w.update(simInventory).set({ orderId: null }).where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, id))).run();
+          this.c.w
+            .update(simInventory)
+            .set({ orderId: null })
+            .where(and(eq(simInventory.e164, e164), eq(simInventory.orderId, id)))
+            .run();
         })
         .immediate(),
     );
@@ -138,8 +142,7 @@ export class SqliteSimStore implements SimCarrierStore {
         .transaction(() => {
           const w = writesOf(this.c.w.$client);
           const o = w.stmt('SELECT e164, status, outcome FROM sim_orders WHERE id = ?').get(id) as
-            | { e164: string; status: (typeof simOrders.$inferSelect)['status']; outcome: 'active' | 'failed' }
-            | undefined;
+            { e164: string; status: (typeof simOrders.$inferSelect)['status']; outcome: 'active' | 'failed' } | undefined;
           if (!o || o.status !== 'pending') return null;
           w.update(simOrders, { status: o.outcome }, 'id = ?', [id]);
           if (o.outcome === 'failed') w.update(simInventory, { orderId: null }, 'e164 = ? AND order_id = ?', [o.e164, id]);

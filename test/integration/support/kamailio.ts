@@ -89,16 +89,22 @@ export async function startKamailio(o: KamailioOptions): Promise<Kamailio> {
   const port = o.port ?? (await freeUdpPort());
   const runDir = mkdtempSync(join(tmpdir(), 'switchboard-kamailio-'));
   const args = [
-    '-f', KAMAILIO_CFG,
+    '-f',
+    KAMAILIO_CFG,
     // Overrides of the config's settings, the way its header tells users to.
-    '-A', `SIP_LISTEN=udp:127.0.0.1:${port}`,
-    '-A', `SWITCHBOARD_URL="${o.gatewayUrl}"`,
+    '-A',
+    `SIP_LISTEN=udp:127.0.0.1:${port}`,
+    '-A',
+    `SWITCHBOARD_URL="${o.gatewayUrl}"`,
     ...(o.mediaBridge ? ['-A', `MEDIA_BRIDGE="${o.mediaBridge}"`] : []),
     '-DD', // foreground: no daemon, but the usual worker processes
     '-E', // log to stderr
-    '-Y', runDir, // runtime folder of its own (not /run/kamailio)
-    '-m', '64', // shared memory, MB
-    '-M', '8', // per-process memory, MB
+    '-Y',
+    runDir, // runtime folder of its own (not /run/kamailio)
+    '-m',
+    '64', // shared memory, MB
+    '-M',
+    '8', // per-process memory, MB
   ];
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.SWITCHBOARD_WEBHOOK_SECRET;
@@ -138,7 +144,10 @@ export async function startKamailio(o: KamailioOptions): Promise<Kamailio> {
   const end = Date.now() + (o.startTimeoutMs ?? 20_000);
   for (;;) {
     const failed = await Promise.race([spawnFailed, new Promise<null>((r) => setTimeout(() => r(null), 0))]);
-    if (failed) throw new Error(`cannot start ${KAMAILIO_BIN}: ${failed.message} (apt-get install -y kamailio kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules)`);
+    if (failed)
+      throw new Error(
+        `cannot start ${KAMAILIO_BIN}: ${failed.message} (apt-get install -y kamailio kamailio-utils-modules kamailio-extra-modules kamailio-tls-modules)`,
+      );
     if (child.exitCode !== null || child.signalCode !== null) {
       await k.stop();
       throw new Error(`kamailio exited (${child.exitCode ?? child.signalCode}) before answering OPTIONS:\n${err}`);

@@ -62,20 +62,35 @@ export async function runSipp(o: SippOptions): Promise<SippRun> {
   const calls = o.calls ?? 1;
   const args = [
     o.target,
-    '-sf', join(SCENARIOS, o.scenario),
-    '-s', o.service,
-    '-m', String(calls),
-    '-r', String(o.rate ?? 10),
-    '-i', '127.0.0.1',
-    '-p', String(await freeUdpPort()),
-    '-cid_str', o.callId ?? `sb-${randomBytes(6).toString('hex')}-%u@127.0.0.1`,
+    '-sf',
+    join(SCENARIOS, o.scenario),
+    '-s',
+    o.service,
+    '-m',
+    String(calls),
+    '-r',
+    String(o.rate ?? 10),
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(await freeUdpPort()),
+    '-cid_str',
+    o.callId ?? `sb-${randomBytes(6).toString('hex')}-%u@127.0.0.1`,
     '-nostdin',
-    '-timeout', `${o.timeoutS ?? 30}s`,
+    '-timeout',
+    `${o.timeoutS ?? 30}s`,
     '-timeout_error',
-    '-recv_timeout', '10000',
-    '-trace_logs', '-log_file', file('logs.log'),
-    '-trace_msg', '-message_file', file('messages.log'),
-    '-trace_err', '-error_file', file('errors.log'),
+    '-recv_timeout',
+    '10000',
+    '-trace_logs',
+    '-log_file',
+    file('logs.log'),
+    '-trace_msg',
+    '-message_file',
+    file('messages.log'),
+    '-trace_err',
+    '-error_file',
+    file('errors.log'),
   ];
   const started = performance.now();
   try {
@@ -89,7 +104,9 @@ export async function runSipp(o: SippOptions): Promise<SippRun> {
       p.once('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
     });
     const ms = Math.round(performance.now() - started);
-    const logs = read('logs.log').split('\n').filter((l) => l.trim() !== '');
+    const logs = read('logs.log')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const messages = read('messages.log');
     const errors = read('errors.log');
     return {
