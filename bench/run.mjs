@@ -1,15 +1,17 @@
 /**
  * npm run bench [-- <benchmark>... ] [--quick] [--no-pg]
- * Benchmarks: routing, scale, media, purchase, cluster (default: all). --quick runs
+ * Benchmarks: routing, scale, media, purchase, cluster, instances (default: all). --quick runs
  * smaller sizes for development and does not rewrite bench/RESULTS.md.
  * PostgreSQL figures need BENCH_PG_URL or Debian's postgresql package (a
  * throwaway cluster is started); without either they are skipped, and the
- * output says so. --no-pg skips them on purpose.
+ * output says so. --no-pg skips them on purpose. `instances` is PostgreSQL
+ * only: without it, it is skipped with the reason.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { clusterBench } from './cluster.mjs';
+import { instancesBench } from './instances.mjs';
 import { mediaBench } from './media.mjs';
 import { benchPostgres } from './lib/postgres.mjs';
 import { purchaseBench } from './purchase.mjs';
@@ -18,7 +20,7 @@ import { routingBench } from './routing.mjs';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const chosen = args.filter((a) => !a.startsWith('--'));
-const all = ['routing', 'scale', 'media', 'purchase', 'cluster'];
+const all = ['routing', 'scale', 'media', 'purchase', 'cluster', 'instances'];
 const which = chosen.length ? chosen : all;
 for (const w of which) if (!all.includes(w)) throw new Error(`unknown benchmark ${w}; choose from ${all.join(', ')}`);
 
@@ -42,7 +44,7 @@ console.error(`switchboard bench: ${which.join(', ')}${quick ? ' (quick)' : ''}\
 note('start');
 
 let pg = { url: null, why: 'not needed' };
-if (['routing', 'scale', 'cluster'].some((w) => which.includes(w)) && !args.includes('--no-pg')) {
+if (['routing', 'scale', 'cluster', 'instances'].some((w) => which.includes(w)) && !args.includes('--no-pg')) {
   pg = await benchPostgres();
   console.error(
     pg.url ? `PostgreSQL ${pg.version}: ${pg.started ? 'a throwaway cluster started for this run' : 'BENCH_PG_URL'}` : `PostgreSQL figures skipped: ${pg.why}`,
@@ -265,6 +267,45 @@ try {
     sections.push(['Cluster mode', rows.join('\n')]);
     console.log(`\nCluster mode\n${rows.join('\n')}`);
     note('after cluster');
+  }
+
+  if (which.includes('instances')) {
+    if (!pg.url) {
+      const rows = [`Not measured: several instances share a database only on PostgreSQL, and this run has none (${pg.why}).`];
+      sections.push(['Instances on one PostgreSQL database', rows.join('\n')]);
+      console.log(`\nInstances on one PostgreSQL database\n${rows.join('\n')}`);
+    } else {
+      console.error('\n[instances] 3 gateway processes on one PostgreSQL database: reassignment seen everywhere, and purchases');
+      const x = await instancesBench({ quick, pgUrl: pg.url });
+      const re = x.reassign;
+      const one = x.purchases[1],
+        many = x.purchases[x.instances];
+      const rows = [
+        `${x.instances} gateway processes on one PostgreSQL database, each its own port. ` +
+          `Reassignment: ${re.alternations} PATCHes (\`/api/assistants/:id/telephony/phone-numbers\`, moving one number between two assistants) through a rotating instance, each followed by two signed inbound calls through every instance, the other two first (${re.calls} calls), ` +
+          `the assistant each was routed to read back from its call record through another instance. The second call at an instance is answered from its cache (the hits below, one per PATCH at each), so every instance holds the number when the next PATCH comes. ` +
+          `A routing PATCH returns once every live instance acknowledged dropping the entry. ` +
+          `Purchases: ${x.teams} enterprise teams, 20 connections dealt out over the instances, ${x.rounds} alternating round(s) of ${x.seconds} s against 1 instance on the same database, medians.`,
+        '',
+        '| PATCHes | PATCH p50 ms | p99 ms | max ms | calls checked | misroutes | failed requests | routing cache hits per instance |',
+        '|---:|---:|---:|---:|---:|---:|---:|---|',
+        `| ${re.alternations} | ${fmt(re.patchP50, 2)} | ${fmt(re.patchP99, 2)} | ${fmt(re.patchMax, 1)} | ${re.calls} | ${re.misroutes} | ${re.failures} | ${re.cacheHits.join(', ')} |`,
+        '',
+        "| instances | purchases/s | p50 ms | p99 ms | errors | gateways' CPU (sum) |",
+        '|---:|---:|---:|---:|---:|---:|',
+        ...Object.entries(x.purchases).map(([k, p]) => `| ${k} | ${n0(p.rps)} | ${fmt(p.p50, 1)} | ${fmt(p.p99, 1)} | ${p.errors} | ${fmt(p.cpu * 100)}% |`),
+        '',
+        '| goal | measured | |',
+        '|---|---:|---|',
+        `| 0 misroutes: a call after a PATCH through another instance goes to the new assistant | ${re.misroutes} of ${re.calls} calls (${re.failures} failed requests) | ${verdict(re.misroutes === 0 && re.failures === 0)} |`,
+        `| PATCH latency (write + every instance's acknowledgement) | p50 ${fmt(re.patchP50, 2)} ms, p99 ${fmt(re.patchP99, 2)} ms | no goal set: reported |`,
+        `| purchases/s, ${x.instances} instances ÷ 1 (${x.teams} teams) | ${fmt(many.rps / one.rps, 2)} × (${many.runs.join(', ')} vs ${one.runs.join(', ')}) | no goal set: reported |`,
+        `| zero purchase errors | ${one.errors + many.errors} | ${verdict(one.errors + many.errors === 0)} |`,
+      ];
+      sections.push(['Instances on one PostgreSQL database', rows.join('\n')]);
+      console.log(`\nInstances on one PostgreSQL database\n${rows.join('\n')}`);
+    }
+    note('after instances');
   }
 } finally {
   await pg.stop?.();
