@@ -41,15 +41,25 @@ async function routingRun(db, workers, load, dbCpu) {
   const env = gatewayEnv({ port, dbPath: db, authToken: AUTH, extra: { SWITCHBOARD_WORKERS: String(workers) } });
   const srv = await startServer(GATEWAY, env, { ready: '/readyz', listening: true });
   let r;
+  let commits = NaN;
   try {
     r = await runLoad(here('./lib/loadgen.mjs'), { port, publicUrl: `http://127.0.0.1:${port}`, authToken: AUTH, numbers: NUMBERS, ...load }, srv, {
       also: dbCpu ? { db: dbCpu } : {},
     });
+    // Group commits of call records, the whole cluster's (any worker answers /metrics with the sum).
+    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    commits = Number(/^switchboard_call_record_commits_total (\d+)/m.exec(m)?.[1] ?? NaN);
   } finally {
     await srv.stop();
   }
   // Every worker writes its own line per webhook to the one stdout, read to its end by now.
-  return { ...r, dbCpu: r.alsoCpu.db ?? NaN, processes: srv.pids().length, logLinesPerRequest: srv.webhookLines() / Math.max(1, r.answered) };
+  return {
+    ...r,
+    callsPerCommit: r.answered / commits,
+    dbCpu: r.alsoCpu.db ?? NaN,
+    processes: srv.pids().length,
+    logLinesPerRequest: srv.webhookLines() / Math.max(1, r.answered),
+  };
 }
 
 const summarise = (rs) => ({
@@ -59,6 +69,8 @@ const summarise = (rs) => ({
   errors: rs.reduce((a, x) => a + x.errors, 0),
   cpu: median(rs.map((x) => x.cpu)),
   loadgenCpu: median(rs.map((x) => x.loadgenCpu)),
+  /** Call records per group commit, warm-up included: each worker batches its own. */
+  callsPerCommit: median(rs.map((x) => x.callsPerCommit)),
   /** The PostgreSQL server's CPU (a throwaway cluster only), share of one core. */
   dbCpu: median(rs.map((x) => x.dbCpu)),
   /** Summed over the primary and the workers; the largest of the rounds. */
@@ -75,7 +87,7 @@ const summarise = (rs) => ({
 export async function clusterBench({ quick = false, pgUrl = null, pgCpu = null, rounds, seconds, calls, workerCounts = [1, 2], log = console.error } = {}) {
   rounds ??= quick ? 1 : 3;
   seconds ??= quick ? 3 : 6;
-  calls ??= quick ? 100 : 200;
+  calls ??= 200;
   const warmup = quick ? 1 : 2;
   const mediaRounds = quick ? 1 : 2;
   const order = (r) => workerCounts.map((_, i) => workerCounts[(i + r) % workerCounts.length]);
@@ -101,7 +113,7 @@ export async function clusterBench({ quick = false, pgUrl = null, pgCpu = null, 
           runs[w].push(x);
           log(
             `  routing ${store} round ${r + 1} workers ${w}: ${Math.round(x.rps).toString().padStart(6)} req/s  p50 ${x.p50.toFixed(2)} ms  p99 ${x.p99.toFixed(2)} ms  errors ${x.errors}  ` +
-              `server cpu ${(x.cpu * 100).toFixed(0)}% (${x.processes} processes)${store === 'pg' ? `  postgres cpu ${(x.dbCpu * 100).toFixed(0)}%` : ''}  loadgen cpu ${(x.loadgenCpu * 100).toFixed(0)}%  rss ${(x.rss / 2 ** 20).toFixed(0)} MB  log lines/req ${x.logLinesPerRequest.toFixed(3)}`,
+              `server cpu ${(x.cpu * 100).toFixed(0)}% (${x.processes} processes)${store === 'pg' ? `  postgres cpu ${(x.dbCpu * 100).toFixed(0)}%` : ''}  loadgen cpu ${(x.loadgenCpu * 100).toFixed(0)}%  rss ${(x.rss / 2 ** 20).toFixed(0)} MB  calls/commit ${x.callsPerCommit.toFixed(1)}  log lines/req ${x.logLinesPerRequest.toFixed(3)}`,
           );
         }
       }
