@@ -246,6 +246,7 @@ try {
       );
       verdicts.push(`${name} ${fmt(b.rps / a.rps, 2)} × the webhooks/s at ${fmt(b.usPerRequest / a.usPerRequest, 2)} × the server CPU per webhook`);
     }
+    if (!c.routing.pg) rows.push(`| PostgreSQL: webhooks/s with ${two} workers ÷ ${one} | not measured | ${pg.why} |`);
     const m1 = c.media[one],
       m2 = c.media[two];
     rows.push(`| media: frames/s with ${two} workers ÷ ${one} at ${c.calls} calls | ${fmt(m2.framesPerSec / m1.framesPerSec, 2)} × | no goal set: reported |`);
