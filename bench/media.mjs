@@ -64,16 +64,14 @@ function nextMessage(child, type, timeoutMs, what) {
   });
 }
 
-export async function mediaBench({ quick = false, sizes, seconds, rounds, modes = MODES, log = console.error } = {}) {
-  sizes ??= process.env.MEDIA_SIZES ? process.env.MEDIA_SIZES.split(',').map(Number) : quick ? [100, 200] : [100, 200, 500];
-  seconds ??= quick ? 4 : 6;
-  rounds ??= quick ? 1 : 2;
-  const settleMs = quick ? 1000 : 1500;
-  const nofile = fileLimit();
-  // The gateway holds 2 sockets per call, each simulator 1 per call (+ slack).
-  const fdNeed = 2 * Math.max(...sizes) + 200;
-  if (nofile < fdNeed) log(`  WARNING: ulimit -n is ${nofile}; ${Math.max(...sizes)} calls need ~${fdNeed} descriptors in the gateway`);
-
+/**
+ * The media set-up shared by every run: a seeded SQLite file whose assistants
+ * point at the assistant simulator's fixed port, and Telnyx's key pair.
+ * `runOnce(mode, calls, { workers })` measures one run; `workers` > 1 runs
+ * the gateway in cluster mode (SWITCHBOARD_WORKERS), its CPU summed over the
+ * primary and every worker (bench/cluster.mjs). `close()` removes the files.
+ */
+export async function mediaRig({ seconds, settleMs, log = console.error }) {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-media-'));
   const dbPath = join(dir, 'bench.db');
   // One fixed port for the assistant simulator, so the seeded assistants' mediaUrl stays valid across runs.
@@ -89,7 +87,7 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
   if (profDir) mkdirSync(profDir, { recursive: true });
 
   let offset = Math.floor(Math.random() * 1e6);
-  async function runOnce(mode, calls) {
+  async function runOnce(mode, calls, { workers = 1 } = {}) {
     const asim = await startServer(here('./lib/assistant-sim.mjs'), { SIM_PORT: String(assistantPort) }, { ready: null });
     let relay = null;
     let csim = null;
@@ -97,9 +95,10 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
       const port = mode === 'direct' ? 0 : await freePort();
       const publicUrl = `http://127.0.0.1:${port}`;
       if (isGateway(mode)) {
-        const env = gatewayEnv({ port, dbPath, authToken: AUTH, extra: { SWITCHBOARD_DRAIN_MS: '3000', TELNYX_PUBLIC_KEY: telnyxPublic } });
+        const extra = { SWITCHBOARD_DRAIN_MS: '3000', TELNYX_PUBLIC_KEY: telnyxPublic, ...(workers > 1 ? { SWITCHBOARD_WORKERS: String(workers) } : {}) };
+        const env = gatewayEnv({ port, dbPath, authToken: AUTH, extra });
         const execArgv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=gateway-${mode}-${calls}-${Date.now()}.cpuprofile`] : [];
-        relay = await startServer(here('../dist/src/main.js'), env, { ready: '/readyz', execArgv });
+        relay = await startServer(here('../dist/src/main.js'), env, { ready: '/readyz', execArgv, listening: workers > 1 });
       } else if (mode !== 'direct') {
         relay = await startServer(RELAYS[mode], { PORT: String(port), RELAY_TARGET_PORT: String(assistantPort) }, { ready: null });
       }
@@ -171,59 +170,78 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
     }
   }
 
-  const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const line = (r) =>
-    `c→a p50 ${fmt(r.c2a.p50)} p99 ${fmt(r.c2a.p99)} ms · a→c p50 ${fmt(r.a2c.p50)} p99 ${fmt(r.a2c.p99)} ms · lost ${r.lostC2A}+${r.lostA2C} reordered ${r.reorderedC2A}+${r.reorderedA2C} failed calls ${r.failedCalls}` +
-    ` · ${fmt(r.framesPerSec, 0)} frames/s` +
-    (r.mode !== 'direct' ? ` · relay CPU ${fmt(r.relayCpu * 100, 0)}% = ${fmt(r.usPerFrame)} µs/frame, RSS ${fmt(r.relayRss / 2 ** 20, 0)} MB` : '') +
-    ` · sims CPU ${fmt(r.carrierSimCpu * 100, 0)}% + ${fmt(r.assistantSimCpu * 100, 0)}%`;
-  const combine = (rs) => {
-    const lat = (dir, k) => median(rs.map((r) => r[dir][k]));
-    const sum = (k) => rs.reduce((a, r) => a + r[k], 0);
-    return {
-      mode: rs[0].mode,
-      rounds: rs.length,
-      sentC2A: sum('sentC2A'),
-      sentA2C: sum('sentA2C'),
-      lostC2A: sum('lostC2A'),
-      lostA2C: sum('lostA2C'),
-      reorderedC2A: sum('reorderedC2A'),
-      reorderedA2C: sum('reorderedA2C'),
-      failedCalls: sum('failedCalls'),
-      c2a: { p50: lat('c2a', 'p50'), p99: lat('c2a', 'p99'), max: Math.max(...rs.map((r) => r.c2a.max)) },
-      a2c: { p50: lat('a2c', 'p50'), p99: lat('a2c', 'p99'), max: Math.max(...rs.map((r) => r.a2c.max)) },
-      framesPerSec: median(rs.map((r) => r.framesPerSec)),
-      relayCpu: median(rs.map((r) => r.relayCpu)),
-      usPerFrame: median(rs.map((r) => r.usPerFrame)),
-      usPerFrameRuns: rs.map((r) => r.usPerFrame),
-      relayRss: Math.max(...rs.map((r) => r.relayRss)),
-      carrierSimCpu: median(rs.map((r) => r.carrierSimCpu)),
-      assistantSimCpu: median(rs.map((r) => r.assistantSimCpu)),
-    };
+  return { runOnce, close: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+/** One run on one line, for the log. */
+export const mediaLine = (r) =>
+  `c→a p50 ${fmt(r.c2a.p50)} p99 ${fmt(r.c2a.p99)} ms · a→c p50 ${fmt(r.a2c.p50)} p99 ${fmt(r.a2c.p99)} ms · lost ${r.lostC2A}+${r.lostA2C} reordered ${r.reorderedC2A}+${r.reorderedA2C} failed calls ${r.failedCalls}` +
+  ` · ${fmt(r.framesPerSec, 0)} frames/s` +
+  (r.mode !== 'direct' ? ` · relay CPU ${fmt(r.relayCpu * 100, 0)}% = ${fmt(r.usPerFrame)} µs/frame, RSS ${fmt(r.relayRss / 2 ** 20, 0)} MB` : '') +
+  ` · sims CPU ${fmt(r.carrierSimCpu * 100, 0)}% + ${fmt(r.assistantSimCpu * 100, 0)}%`;
+
+/** Several runs of one mode at one size: totals, and medians of the rates and latencies. */
+export const combineMedia = (rs) => {
+  const lat = (dir, k) => median(rs.map((r) => r[dir][k]));
+  const sum = (k) => rs.reduce((a, r) => a + r[k], 0);
+  return {
+    mode: rs[0].mode,
+    rounds: rs.length,
+    sentC2A: sum('sentC2A'),
+    sentA2C: sum('sentA2C'),
+    lostC2A: sum('lostC2A'),
+    lostA2C: sum('lostA2C'),
+    reorderedC2A: sum('reorderedC2A'),
+    reorderedA2C: sum('reorderedA2C'),
+    failedCalls: sum('failedCalls'),
+    c2a: { p50: lat('c2a', 'p50'), p99: lat('c2a', 'p99'), max: Math.max(...rs.map((r) => r.c2a.max)) },
+    a2c: { p50: lat('a2c', 'p50'), p99: lat('a2c', 'p99'), max: Math.max(...rs.map((r) => r.a2c.max)) },
+    framesPerSec: median(rs.map((r) => r.framesPerSec)),
+    relayCpu: median(rs.map((r) => r.relayCpu)),
+    usPerFrame: median(rs.map((r) => r.usPerFrame)),
+    usPerFrameRuns: rs.map((r) => r.usPerFrame),
+    relayRss: Math.max(...rs.map((r) => r.relayRss)),
+    carrierSimCpu: median(rs.map((r) => r.carrierSimCpu)),
+    assistantSimCpu: median(rs.map((r) => r.assistantSimCpu)),
   };
-  const failed = (mode, n) => {
-    const nan = { p50: NaN, p99: NaN, max: NaN };
-    return {
-      mode,
-      calls: n,
-      carrier: {},
-      sentC2A: 0,
-      sentA2C: 0,
-      lostC2A: 0,
-      lostA2C: 0,
-      reorderedC2A: 0,
-      reorderedA2C: 0,
-      failedCalls: n,
-      c2a: nan,
-      a2c: nan,
-      framesPerSec: NaN,
-      relayCpu: NaN,
-      usPerFrame: NaN,
-      relayRss: NaN,
-      carrierSimCpu: NaN,
-      assistantSimCpu: NaN,
-    };
+};
+/** A run that could not even set up: every call failed. */
+export const failedMedia = (mode, n) => {
+  const nan = { p50: NaN, p99: NaN, max: NaN };
+  return {
+    mode,
+    calls: n,
+    carrier: {},
+    sentC2A: 0,
+    sentA2C: 0,
+    lostC2A: 0,
+    lostA2C: 0,
+    reorderedC2A: 0,
+    reorderedA2C: 0,
+    failedCalls: n,
+    c2a: nan,
+    a2c: nan,
+    framesPerSec: NaN,
+    relayCpu: NaN,
+    usPerFrame: NaN,
+    relayRss: NaN,
+    carrierSimCpu: NaN,
+    assistantSimCpu: NaN,
   };
+};
+
+export async function mediaBench({ quick = false, sizes, seconds, rounds, modes = MODES, log = console.error } = {}) {
+  sizes ??= process.env.MEDIA_SIZES ? process.env.MEDIA_SIZES.split(',').map(Number) : quick ? [100, 200] : [100, 200, 500];
+  seconds ??= quick ? 4 : 6;
+  rounds ??= quick ? 1 : 2;
+  const settleMs = quick ? 1000 : 1500;
+  const nofile = fileLimit();
+  // The gateway holds 2 sockets per call, each simulator 1 per call (+ slack).
+  const fdNeed = 2 * Math.max(...sizes) + 200;
+  if (nofile < fdNeed) log(`  WARNING: ulimit -n is ${nofile}; ${Math.max(...sizes)} calls need ~${fdNeed} descriptors in the gateway`);
+  const { runOnce, close } = await mediaRig({ seconds, settleMs, log });
   const results = [];
   try {
     for (const n of sizes) {
@@ -236,10 +254,10 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
           } catch (err) {
             // A run that cannot even set up (the simulators or the machine overloaded) fails the size.
             log(`  N=${n} round ${r + 1} ${mode}: ${err.message}`);
-            x = failed(mode, n);
+            x = failedMedia(mode, n);
           }
           runs[mode].push(x);
-          log(`  N=${n} round ${r + 1} ${mode.padEnd(6)} ${line(x)}`);
+          log(`  N=${n} round ${r + 1} ${mode.padEnd(6)} ${mediaLine(x)}`);
           const c = x.carrier;
           if (c.webhookFailed || c.connectFailed || c.closedEarly || c.unfinished)
             log(
@@ -247,7 +265,7 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
             );
         }
       }
-      const by = Object.fromEntries(modes.map((m) => [m, combine(runs[m])]));
+      const by = Object.fromEntries(modes.map((m) => [m, combineMedia(runs[m])]));
       const direct = by.direct;
       const row = { n, by };
       for (const m of modes) {
@@ -272,7 +290,7 @@ export async function mediaBench({ quick = false, sizes, seconds, rounds, modes 
       }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    close();
   }
   return { results, modes, seconds, rounds, nofile, fdNeed, goalAddedP99: GOAL_ADDED_P99_MS, goalRatio: GOAL_RATIO };
 }

@@ -15,7 +15,8 @@ import { INVENTORY_FIRST, seed } from './lib/seed.mjs';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const ADMIN = 'sb_admin_bench_0123456789abcdef';
 
-async function createTeams(base, count) {
+/** `count` enterprise teams through the admin API; their owner tokens and ids. */
+export async function createTeams(base, count) {
   const out = [];
   for (let i = 0; i < count; i++) {
     const r = await fetch(`${base}/api/teams`, {

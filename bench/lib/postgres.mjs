@@ -11,12 +11,12 @@
  * fsync per commit). fsync itself stays on.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from './proc.mjs';
+import { freePort, usage } from './proc.mjs';
 
 const run = promisify(execFile);
 const PG_USER = 'sb';
@@ -36,13 +36,14 @@ const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const cmd = (bin, program, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]);
 
 /**
- * A PostgreSQL server for this run: { url, version, started, stop() }, or
- * { url: null, why } when there is none.
+ * A PostgreSQL server for this run: { url, version, started, cpuSec, stop() }, or
+ * { url: null, why } when there is none. `cpuSec()` (a throwaway cluster
+ * only; null for BENCH_PG_URL) reads the server's CPU time.
  */
 export async function benchPostgres() {
   if (process.env.BENCH_PG_URL) {
     const version = await serverVersion(process.env.BENCH_PG_URL);
-    return { url: process.env.BENCH_PG_URL, version, started: false, stop: async () => {} };
+    return { url: process.env.BENCH_PG_URL, version, started: false, cpuSec: null, stop: async () => {} };
   }
   const bin = findPgBin();
   if (!bin) return { url: null, why: 'no PostgreSQL: BENCH_PG_URL is not set and no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql-15)' };
@@ -66,6 +67,8 @@ export async function benchPostgres() {
       url,
       version: await serverVersion(url),
       started: true,
+      /** CPU seconds of the server so far: the postmaster and its processes now (a backend that ended took its time with it). */
+      cpuSec: () => serverCpu(data),
       async stop() {
         const stop = cmd(bin, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
         await run(stop[0], stop[1], { timeout: 30_000 }).catch(() => {});
@@ -78,6 +81,17 @@ export async function benchPostgres() {
       url: null,
       why: `no PostgreSQL: starting a throwaway cluster with ${bin} failed: ${(err.stderr || err.message || String(err)).trim().split('\n')[0]}`,
     };
+  }
+}
+
+/** CPU seconds of a running cluster's postmaster (data/postmaster.pid) and its child processes. */
+function serverCpu(data) {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return [pid, ...children].map((p) => usage(p).cpuSec).reduce((a, x) => a + (Number.isFinite(x) ? x : 0), 0);
+  } catch {
+    return NaN;
   }
 }
 

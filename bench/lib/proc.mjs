@@ -16,6 +16,7 @@ export function freePort() {
 }
 
 const WEBHOOK_LINE = '"msg":"carrier webhook"';
+const LISTENING_LINE = '"msg":"switchboard listening"';
 
 export const BENCH_ADMIN_TOKEN = 'sb_admin_bench_0123456789abcdef';
 
@@ -71,8 +72,14 @@ async function waitReady(url, child, timeoutMs) {
  * the gateway's log line per request is written for real (into a pipe that
  * can fill), not discarded by the kernel. `logBytes()`/`logLines()` count
  * what came through. `execArgv`: node flags (e.g. --cpu-prof).
+ *
+ * `listening`: also wait for the gateway's "switchboard listening" line. In
+ * cluster mode (SWITCHBOARD_WORKERS > 1) /readyz answers as soon as the first
+ * worker listens, while the primary says "listening" once every worker does,
+ * and names their pids (`workers`): `usage()` then sums the primary and every
+ * worker, so the server's CPU is the whole cluster's.
  */
-export async function startServer(script, env, { ready = null, timeoutMs = 30_000, execArgv = [] } = {}) {
+export async function startServer(script, env, { ready = null, timeoutMs = 30_000, execArgv = [], listening = false } = {}) {
   const started = performance.now();
   const child = fork(script, [], {
     env: { ...process.env, ...env },
@@ -83,8 +90,23 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
   let lines = 0;
   let webhookLines = 0;
   let tail = '';
+  // Kept only until the listening line was seen, and only when asked for.
+  let head = listening ? '' : null;
+  let listened = null;
+  let onListening = () => {};
+  const listeningLine = new Promise((resolve) => (onListening = resolve));
   child.stdout.on('data', (d) => {
     bytes += d.length;
+    if (head !== null) {
+      head += d.toString('utf8');
+      const at = head.indexOf(LISTENING_LINE);
+      const end = at < 0 ? -1 : head.indexOf('\n', at);
+      if (end >= 0) {
+        listened = JSON.parse(head.slice(head.lastIndexOf('\n', at) + 1, end));
+        head = null;
+        onListening(listened);
+      }
+    }
     for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
     // The gateway's one line per webhook (a match split across chunks is found through `tail`).
     const s = tail + d.latin1Slice(0, d.length);
@@ -100,12 +122,26 @@ export async function startServer(script, env, { ready = null, timeoutMs = 30_00
       child.once('exit', (code) => reject(new Error(`exited ${code}`)));
     });
   }
+  if (listening) {
+    let timer;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no "switchboard listening" line after ${timeoutMs} ms`)), timeoutMs)));
+    await Promise.race([listeningLine, late]).finally(() => clearTimeout(timer));
+  }
   const readyMs = performance.now() - started;
+  /** The primary and its workers (cluster mode), or just the process. */
+  const pids = () => [child.pid, ...(listened?.workers ?? []).map((w) => w.pid)];
   return {
     child,
     pid: child.pid,
+    pids,
     readyMs,
-    usage: () => usage(child.pid),
+    /** CPU seconds and RSS summed over pids(). */
+    usage: () =>
+      pids()
+        .map(usage)
+        .reduce((a, u) => ({ cpuSec: a.cpuSec + u.cpuSec, rss: a.rss + u.rss }), { cpuSec: 0, rss: 0 }),
+    /** The parsed "switchboard listening" line (with `listening: true`). */
+    listened: () => listened,
     logBytes: () => bytes,
     logLines: () => lines,
     /** Lines `"msg":"carrier webhook"` so far; after stop(), all of them (stdout is read to its end). */
@@ -130,9 +166,11 @@ export function kill(child) {
 /**
  * Runs the routing load generator (loadgen.mjs) against `srv` and returns
  * its result with the server's CPU share and RSS over exactly the measured
- * window (the generator says when it starts and ends).
+ * window (the generator says when it starts and ends). `also`: other CPU
+ * clocks to read at the same moments ({ name: () => CPU seconds }, e.g. the
+ * PostgreSQL server's), returned as `alsoCpu` shares of one core.
  */
-export function runLoad(script, args, srv) {
+export function runLoad(script, args, srv, { also = {} } = {}) {
   return new Promise((resolve, reject) => {
     const child = fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
     let u0 = null;
@@ -144,14 +182,19 @@ export function runLoad(script, args, srv) {
     let result = null;
     let th0 = null;
     let th1 = null;
+    let a0 = {};
+    let a1 = {};
+    const readAlso = () => Object.fromEntries(Object.entries(also).map(([k, f]) => [k, f()]));
     child.on('message', (m) => {
       if (m.type === 'window' && m.phase === 'start') {
+        a0 = readAlso();
         u0 = srv?.usage();
         th0 = srv ? threadCpu(srv.pid) : null;
         l0 = srv?.logLines() ?? 0;
         t0 = performance.now();
       } else if (m.type === 'window' && m.phase === 'end') {
         u1 = srv?.usage();
+        a1 = readAlso();
         th1 = srv ? threadCpu(srv.pid) : null;
         l1 = srv?.logLines() ?? 0;
         t1 = performance.now();
@@ -165,6 +208,7 @@ export function runLoad(script, args, srv) {
         cpu: u0 && u1 ? (u1.cpuSec - u0.cpuSec) / secs : NaN,
         rss: u1?.rss ?? NaN,
         logLines: l1 - l0,
+        alsoCpu: Object.fromEntries(Object.keys(also).map((k) => [k, (a1[k] - a0[k]) / secs])),
         /** CPU share of one core per thread name over the window (main thread, libuv pool, V8 helpers, workers). */
         threads: th0 && th1 ? Object.fromEntries(Object.entries(threadDelta(th0, th1)).map(([k, v]) => [k, v / secs])) : null,
       });
