@@ -25,6 +25,7 @@ import { CLOSE_REASONS, type EndReason } from '../errors.js';
 import type { Faults } from '../faults.js';
 import { AddressRefused, checkAddress, parseAddress, policyLookup, type Network } from './address-policy.js';
 import type { LiveCall, LiveCallRegistry } from './registry.js';
+import { canRead, canWrite, Splice } from './splice.js';
 
 export type Frame = readonly [data: Buffer, isBinary: boolean];
 
@@ -73,6 +74,8 @@ export interface BridgeOptions {
   connectTimeoutMs?: number;
   maxBufferedBytes?: number;
   pingIntervalMs?: number;
+  /** Untranslated dialects only: relay raw frames once bridged (splice.ts) instead of through ws's parse and re-frame. Default true. */
+  splice?: boolean;
 }
 
 type State = 'connecting' | 'bridged' | 'closed';
@@ -91,6 +94,11 @@ export class CallBridge implements LiveCall {
   private readonly maxBuffered: number;
   /** Null on the zero-copy path. */
   private readonly session: MediaSession | null;
+  /** The spliced directions (splice.ts), once taken over from ws. */
+  private fromCarrierSplice: Splice | null = null;
+  private fromAssistantSplice: Splice | null = null;
+  /** Retries the splice after each chunk until both directions are taken over. */
+  private spliceRetry: (() => void) | null = null;
 
   constructor(private readonly o: BridgeOptions) {
     this.callId = o.callId;
@@ -188,7 +196,66 @@ export class CallBridge implements LiveCall {
     this.queue = [];
     this.queuedBytes = 0;
     for (const [data, isBinary] of q) this.fromCarrier(data, isBinary);
+    if (this.state === 'bridged' && !this.session && this.o.splice !== false) this.splice();
   };
+
+  /**
+   * Takes each direction over from ws once its receiver sits at a frame
+   * boundary (splice.ts); until then, and for whatever cannot be spliced,
+   * frames keep flowing through ws's events as before.
+   */
+  private splice(): void {
+    const a = this.assistant!;
+    const c = this.carrier;
+    if (this.state !== 'bridged') return this.stopSpliceRetry();
+    if (!this.fromCarrierSplice && canRead(c) && canWrite(a)) {
+      this.fromCarrierSplice = new Splice(c, a, {
+        masked: true,
+        forward: () => true,
+        writable: () => this.writable(a, 'assistant_stalled'),
+        forwarded: (n) => (this.o.stats.framesToAssistant += n),
+        dropped: () => {},
+        guard: (fn) => this.guard(fn),
+      });
+    }
+    if (!this.fromAssistantSplice && canRead(a) && canWrite(c)) {
+      this.fromAssistantSplice = new Splice(a, c, {
+        masked: false,
+        forward: (isBinary) => !isBinary || this.o.dialect.binaryToCarrier,
+        writable: () => this.writable(c, 'carrier_stalled'),
+        forwarded: (n) => (this.o.stats.framesToCarrier += n),
+        dropped: () => {
+          if (this.state === 'bridged') this.o.stats.droppedBinaryToCarrier++;
+        },
+        guard: (fn) => this.guard(fn),
+      });
+    }
+    if (this.fromCarrierSplice && this.fromAssistantSplice) return this.stopSpliceRetry();
+    if (!this.spliceRetry) {
+      // After ws's own 'data' listener: the receiver has had the chunk.
+      const retry = this.guard(() => this.splice());
+      this.spliceRetry = retry;
+      socketOf(c)?.on('data', retry);
+      socketOf(a)?.on('data', retry);
+    }
+  }
+
+  private stopSpliceRetry(): void {
+    if (!this.spliceRetry) return;
+    socketOf(this.carrier)?.off('data', this.spliceRetry);
+    if (this.assistant) socketOf(this.assistant)?.off('data', this.spliceRetry);
+    this.spliceRetry = null;
+  }
+
+  /** Whether a spliced frame may be written to `to` now; past the buffer limit, the call ends (`stalled`). */
+  private writable(to: WebSocket, stalled: 'assistant_stalled' | 'carrier_stalled'): boolean {
+    if (this.state !== 'bridged' || to.readyState !== WebSocket.OPEN) return false;
+    if (to.bufferedAmount > this.maxBuffered) {
+      this.end(stalled);
+      return false;
+    }
+    return true;
+  }
 
   private readonly onCarrierMessage = (data: Buffer, isBinary: boolean): void => {
     if (this.state === 'bridged') return this.fromCarrier(data, isBinary);
@@ -266,6 +333,7 @@ export class CallBridge implements LiveCall {
     this.state = 'closed';
     const code = CLOSE_REASONS[reason].close;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    this.stopSpliceRetry();
     this.session?.close();
     this.queue = [];
     const recorded = this.o.hooks.markEnded(this.callId, reason, detail).catch((err: unknown) => {
@@ -289,6 +357,10 @@ export class CallBridge implements LiveCall {
     }
     this.o.log.info({ reason }, 'bridge ended');
   }
+}
+
+function socketOf(ws: WebSocket): { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } | undefined {
+  return (ws as unknown as { _socket?: { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } })._socket;
 }
 
 function closeSocket(ws: WebSocket, code: number, reason: string): void {
