@@ -125,6 +125,11 @@ export class CallBridge implements LiveCall {
     return this.o.faults.guard('media', fn, () => this.end('internal_error'));
   }
 
+  /** Which directions are relayed as raw frames (splice.ts) rather than through ws. */
+  get spliced(): { fromCarrier: boolean; fromAssistant: boolean } {
+    return { fromCarrier: !!this.fromCarrierSplice?.spliced, fromAssistant: !!this.fromAssistantSplice?.spliced };
+  }
+
   get isOpen(): boolean {
     return this.state !== 'closed';
   }
