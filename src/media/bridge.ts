@@ -8,9 +8,13 @@
  * Frames from the carrier that arrive before the assistant socket is open are
  * queued, not dropped. The assistant always speaks Twilio Media Streams: when
  * the carrier does too (Twilio, and the generic carrier, which relays
- * anything), frames are forwarded as the Buffers ws received, with their
- * text/binary flag, never parsed or re-encoded; otherwise the carrier's
- * session (e.g. Telnyx's) translates each frame both ways.
+ * anything), frames are never parsed or re-encoded: once bridged, each
+ * direction is spliced (splice.ts), its frames' raw bytes written to the
+ * other socket as they arrived, ws still answering pings and running the
+ * close handshake; until a direction is spliced (or if it cannot be), frames
+ * are forwarded as the Buffers ws received, with their text/binary flag.
+ * Otherwise the carrier's session (e.g. Telnyx's) translates each frame both
+ * ways, through ws.
  *
  * Backpressure: real-time audio that a peer has not read for many seconds is
  * worthless, so buffering is bounded instead of paced: when a destination's
@@ -220,7 +224,7 @@ export class CallBridge implements LiveCall {
         writable: () => this.writable(a, 'assistant_stalled'),
         forwarded: (n) => (this.o.stats.framesToAssistant += n),
         dropped: () => {},
-        guard: (fn) => this.guard(fn),
+        failed: this.spliceFailed,
       });
     }
     if (!this.fromAssistantSplice && canRead(a) && canWrite(c)) {
@@ -232,7 +236,7 @@ export class CallBridge implements LiveCall {
         dropped: () => {
           if (this.state === 'bridged') this.o.stats.droppedBinaryToCarrier++;
         },
-        guard: (fn) => this.guard(fn),
+        failed: this.spliceFailed,
       });
     }
     if (this.fromCarrierSplice && this.fromAssistantSplice) return this.stopSpliceRetry();
@@ -244,6 +248,11 @@ export class CallBridge implements LiveCall {
       socketOf(a)?.on('data', retry);
     }
   }
+
+  private readonly spliceFailed = (err: unknown): void => {
+    this.o.faults.report('media', err, { callId: this.callId });
+    this.end('internal_error');
+  };
 
   private stopSpliceRetry(): void {
     if (!this.spliceRetry) return;

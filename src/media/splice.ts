@@ -88,8 +88,8 @@ export interface SpliceOptions {
   forwarded(messages: number): void;
   /** A complete data message was dropped (forward() said no). */
   dropped(): void;
-  /** Wraps the socket listener (the bridge's guard). */
-  guard(fn: (chunk: Buffer) => void): (chunk: Buffer) => void;
+  /** An exception in the listener (a bug): reported and the call ended by the bridge, never rethrown into the socket's emit. */
+  failed(err: unknown): void;
 }
 
 const CONTINUATION = 0;
@@ -128,7 +128,14 @@ export class Splice {
     this.out = (dst as unknown as WsInternals)._socket!;
     this.wsListener = wsDataListener(this.socket)!;
     this.maxPayload = this.receiver._maxPayload || Infinity;
-    this.listener = o.guard((chunk) => this.onData(chunk));
+    // A plain try/catch rather than the bridge's guard(): this runs for every chunk.
+    this.listener = (chunk) => {
+      try {
+        this.onData(chunk);
+      } catch (err) {
+        o.failed(err);
+      }
+    };
     this.socket.removeListener('data', this.wsListener);
     this.socket.on('data', this.listener);
   }
