@@ -133,6 +133,8 @@ export class Splice {
       try {
         this.onData(chunk);
       } catch (err) {
+        // The parser's state is unknown from here: read no more (the bridge ends the call, 1011).
+        this.stop();
         o.failed(err);
       }
     };
