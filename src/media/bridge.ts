@@ -8,9 +8,13 @@
  * Frames from the carrier that arrive before the assistant socket is open are
  * queued, not dropped. The assistant always speaks Twilio Media Streams: when
  * the carrier does too (Twilio, and the generic carrier, which relays
- * anything), frames are forwarded as the Buffers ws received, with their
- * text/binary flag, never parsed or re-encoded; otherwise the carrier's
- * session (e.g. Telnyx's) translates each frame both ways.
+ * anything), frames are never parsed or re-encoded: once bridged, each
+ * direction is spliced (splice.ts), its frames' raw bytes written to the
+ * other socket as they arrived, ws still answering pings and running the
+ * close handshake; until a direction is spliced (or if it cannot be), frames
+ * are forwarded as the Buffers ws received, with their text/binary flag.
+ * Otherwise the carrier's session (e.g. Telnyx's) translates each frame both
+ * ways, through ws.
  *
  * Backpressure: real-time audio that a peer has not read for many seconds is
  * worthless, so buffering is bounded instead of paced: when a destination's
@@ -25,6 +29,7 @@ import { CLOSE_REASONS, type EndReason } from '../errors.js';
 import type { Faults } from '../faults.js';
 import { AddressRefused, checkAddress, parseAddress, policyLookup, type Network } from './address-policy.js';
 import type { LiveCall, LiveCallRegistry } from './registry.js';
+import { canRead, canWrite, Splice } from './splice.js';
 
 export type Frame = readonly [data: Buffer, isBinary: boolean];
 
@@ -73,6 +78,8 @@ export interface BridgeOptions {
   connectTimeoutMs?: number;
   maxBufferedBytes?: number;
   pingIntervalMs?: number;
+  /** Untranslated dialects only: relay raw frames once bridged (splice.ts) instead of through ws's parse and re-frame. Default true. */
+  splice?: boolean;
 }
 
 type State = 'connecting' | 'bridged' | 'closed';
@@ -91,6 +98,11 @@ export class CallBridge implements LiveCall {
   private readonly maxBuffered: number;
   /** Null on the zero-copy path. */
   private readonly session: MediaSession | null;
+  /** The spliced directions (splice.ts), once taken over from ws. */
+  private fromCarrierSplice: Splice | null = null;
+  private fromAssistantSplice: Splice | null = null;
+  /** Retries the splice after each chunk until both directions are taken over. */
+  private spliceRetry: (() => void) | null = null;
 
   constructor(private readonly o: BridgeOptions) {
     this.callId = o.callId;
@@ -115,6 +127,11 @@ export class CallBridge implements LiveCall {
   /** The handler, with any exception reported and the call ended (1011), never rethrown. */
   private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
     return this.o.faults.guard('media', fn, () => this.end('internal_error'));
+  }
+
+  /** Which directions are relayed as raw frames (splice.ts) rather than through ws. */
+  get spliced(): { fromCarrier: boolean; fromAssistant: boolean } {
+    return { fromCarrier: !!this.fromCarrierSplice?.spliced, fromAssistant: !!this.fromAssistantSplice?.spliced };
   }
 
   get isOpen(): boolean {
@@ -188,7 +205,71 @@ export class CallBridge implements LiveCall {
     this.queue = [];
     this.queuedBytes = 0;
     for (const [data, isBinary] of q) this.fromCarrier(data, isBinary);
+    if (this.state === 'bridged' && !this.session && this.o.splice !== false) this.splice();
   };
+
+  /**
+   * Takes each direction over from ws once its receiver sits at a frame
+   * boundary (splice.ts); until then, and for whatever cannot be spliced,
+   * frames keep flowing through ws's events as before.
+   */
+  private splice(): void {
+    const a = this.assistant!;
+    const c = this.carrier;
+    if (this.state !== 'bridged') return this.stopSpliceRetry();
+    if (!this.fromCarrierSplice && canRead(c) && canWrite(a)) {
+      this.fromCarrierSplice = new Splice(c, a, {
+        masked: true,
+        forward: () => true,
+        writable: () => this.writable(a, 'assistant_stalled'),
+        forwarded: (n) => (this.o.stats.framesToAssistant += n),
+        dropped: () => {},
+        failed: this.spliceFailed,
+      });
+    }
+    if (!this.fromAssistantSplice && canRead(a) && canWrite(c)) {
+      this.fromAssistantSplice = new Splice(a, c, {
+        masked: false,
+        forward: (isBinary) => !isBinary || this.o.dialect.binaryToCarrier,
+        writable: () => this.writable(c, 'carrier_stalled'),
+        forwarded: (n) => (this.o.stats.framesToCarrier += n),
+        dropped: () => {
+          if (this.state === 'bridged') this.o.stats.droppedBinaryToCarrier++;
+        },
+        failed: this.spliceFailed,
+      });
+    }
+    if (this.fromCarrierSplice && this.fromAssistantSplice) return this.stopSpliceRetry();
+    if (!this.spliceRetry) {
+      // After ws's own 'data' listener: the receiver has had the chunk.
+      const retry = this.guard(() => this.splice());
+      this.spliceRetry = retry;
+      socketOf(c)?.on('data', retry);
+      socketOf(a)?.on('data', retry);
+    }
+  }
+
+  private readonly spliceFailed = (err: unknown): void => {
+    this.o.faults.report('media', err, { callId: this.callId });
+    this.end('internal_error');
+  };
+
+  private stopSpliceRetry(): void {
+    if (!this.spliceRetry) return;
+    socketOf(this.carrier)?.off('data', this.spliceRetry);
+    if (this.assistant) socketOf(this.assistant)?.off('data', this.spliceRetry);
+    this.spliceRetry = null;
+  }
+
+  /** Whether a spliced frame may be written to `to` now; past the buffer limit, the call ends (`stalled`). */
+  private writable(to: WebSocket, stalled: 'assistant_stalled' | 'carrier_stalled'): boolean {
+    if (this.state !== 'bridged' || to.readyState !== WebSocket.OPEN) return false;
+    if (to.bufferedAmount > this.maxBuffered) {
+      this.end(stalled);
+      return false;
+    }
+    return true;
+  }
 
   private readonly onCarrierMessage = (data: Buffer, isBinary: boolean): void => {
     if (this.state === 'bridged') return this.fromCarrier(data, isBinary);
@@ -266,6 +347,7 @@ export class CallBridge implements LiveCall {
     this.state = 'closed';
     const code = CLOSE_REASONS[reason].close;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    this.stopSpliceRetry();
     this.session?.close();
     this.queue = [];
     const recorded = this.o.hooks.markEnded(this.callId, reason, detail).catch((err: unknown) => {
@@ -289,6 +371,10 @@ export class CallBridge implements LiveCall {
     }
     this.o.log.info({ reason }, 'bridge ended');
   }
+}
+
+function socketOf(ws: WebSocket): { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } | undefined {
+  return (ws as unknown as { _socket?: { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } })._socket;
 }
 
 function closeSocket(ws: WebSocket, code: number, reason: string): void {

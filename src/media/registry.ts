@@ -42,6 +42,10 @@ export class LiveCallRegistry {
     return this.calls.has(callId);
   }
 
+  get(callId: string): LiveCall | undefined {
+    return this.calls.get(callId);
+  }
+
   countFor(assistantId: string): number {
     return this.perAssistant.get(assistantId) ?? 0;
   }
