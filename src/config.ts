@@ -140,6 +140,7 @@ const schema = z.object({
   SWITCHBOARD_HEADERS_TIMEOUT_MS: intString(1000, 600_000).default(10_000),
   SWITCHBOARD_REQUEST_TIMEOUT_MS: intString(1000, 600_000).default(15_000),
   SWITCHBOARD_MEDIA_TOKEN_TTL_S: intString(5, 86_400).default(60),
+  SWITCHBOARD_MEDIA_SPLICE: flag.default(true),
   SWITCHBOARD_MEDIA_ALLOWED_NETWORKS: z
     .string()
     .transform((v, ctx) => {
@@ -222,6 +223,8 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** How long after routing a media token may open its stream (once). */
   readonly mediaTokenTtlS: number;
+  /** Untranslated media relayed as raw frames once bridged (src/media/splice.ts); 0 keeps every frame on ws. */
+  readonly mediaSplice: boolean;
   /** PostgreSQL: how long a routing write waits for every instance to drop the old entry. */
   readonly invalidationTimeoutMs: number;
   /** Where assistants may be: null = anywhere but link-local and cloud metadata. */
@@ -320,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     headersTimeoutMs: c.SWITCHBOARD_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: c.SWITCHBOARD_REQUEST_TIMEOUT_MS,
     mediaTokenTtlS: c.SWITCHBOARD_MEDIA_TOKEN_TTL_S,
+    mediaSplice: c.SWITCHBOARD_MEDIA_SPLICE,
     mediaAllowedNetworks: c.SWITCHBOARD_MEDIA_ALLOWED_NETWORKS ?? null,
     logLevel: c.LOG_LEVEL,
     providers: Object.freeze({ twilio, telnyx, offered, defaultName, reconcileMs: c.SWITCHBOARD_RECONCILE_MS }),

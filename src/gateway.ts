@@ -171,6 +171,7 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     allowedNetworks: config.mediaAllowedNetworks,
     now: () => clock.now(),
     tokenTtlS: config.mediaTokenTtlS,
+    splice: config.mediaSplice,
     ...o.media,
   });
   const metrics = new Metrics(

@@ -46,6 +46,8 @@ export interface MediaServerDeps {
   connections: { exempt(socket: Duplex): void; busy(socket: Duplex): boolean };
   /** SWITCHBOARD_MEDIA_ALLOWED_NETWORKS, see address-policy.ts. */
   allowedNetworks: readonly Network[] | null;
+  /** SWITCHBOARD_MEDIA_SPLICE: untranslated media relayed as raw frames once bridged (splice.ts). */
+  splice?: boolean;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
   /** How long a stream may take to send its start message. */
@@ -225,6 +227,7 @@ export class MediaServer {
       log,
       faults: this.d.faults,
       allowedNetworks: this.d.allowedNetworks,
+      ...(this.d.splice === false ? { splice: false } : {}),
       ...(this.d.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.d.connectTimeoutMs } : {}),
       ...(this.d.pingIntervalMs !== undefined ? { pingIntervalMs: this.d.pingIntervalMs } : {}),
       ...(this.d.maxBufferedBytes !== undefined ? { maxBufferedBytes: this.d.maxBufferedBytes } : {}),

@@ -299,4 +299,25 @@ describe('spliced relay (Twilio, once bridged)', () => {
     expect(bridge()?.isOpen).toBe(true);
     expect((await callRecord(t, 'splice-ping')).endedAt).toBeNull();
   });
+
+  it('SWITCHBOARD_MEDIA_SPLICE=0: the same call stays on ws both ways, and still relays', async () => {
+    const t: TestGateway = await startGateway({ env: { SWITCHBOARD_MEDIA_SPLICE: '0' } });
+    closers.push(() => t.close());
+    const port = (await t.gw.listen()).port;
+    const a = await assistantServer();
+    closers.push(a.close);
+    const id = 'splice-off';
+    const token = await routedCall(t, id, 'asst-1', a.url);
+    const c = await rawCarrier(port, '/media/twilio');
+    closers.push(async () => void c.sock.destroy());
+    c.sock.write(Buffer.concat([frame(1, CONNECTED), frame(1, twilioStart(id, token))]));
+    await eventually(() => a.conns.length === 1 && a.conns[0]!.rx.length === 2);
+    const bridge = t.gw.liveCalls.get(id) as CallBridge;
+    for (let i = 3; i < 13; i++) c.sock.write(frame(1, mediaFrame(i)));
+    await eventually(() => a.conns[0]!.rx.length === 12);
+    a.conns[0]!.ws.send('{"event":"mark","mark":{"name":"back"}}');
+    await eventually(() => c.frames.some((f) => f.data.toString().includes('"back"')));
+    await sleep(50);
+    expect(bridge.spliced).toEqual({ fromCarrier: false, fromAssistant: false });
+  });
 });
