@@ -313,7 +313,6 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
     sweep,
     async start() {
       await opened.routing.feed.start();
-      for (const p of providers.all()) await p.start();
       // Catches up on what happened while down: purchases left purchasing,
       // trial expiries, holds nobody holds (run by whichever process holds
       // the sweeper's lease). A process killed with SIGKILL keeps the lease
@@ -321,6 +320,10 @@ export async function createGateway(o: GatewayOptions): Promise<Gateway> {
       // without it (Sweeper.catchUp), not seconds after the restart.
       const r = (await sweep()) ?? (await catchUp());
       if (r && (r.resumed || r.settled)) log.info({ resumed: r.resumed, settled: r.settled }, 'purchases left from the last run');
+      // Only then do the providers follow their pending orders (the simulated
+      // carrier's timers, Telnyx's polling): recovery judges the state the
+      // last run left, not a race with an order completing meanwhile.
+      for (const p of providers.all()) await p.start();
       sweepTimer = setInterval(() => void sweep(), config.sweepMs);
       sweepTimer.unref();
     },
