@@ -112,6 +112,11 @@ describe('two gateway processes on one database', () => {
       const [p1, p2, { sql }] = await startPair(round === 0 ? null : ADMIN);
       let token = ADMIN;
       if (round === 0) {
+        // Each process settles the bootstrap after it listens: one prints the
+        // token, the other says one exists. Wait for both outcomes.
+        const settled = (p: Gateway) =>
+          p.lines.some((l) => typeof l.adminToken === 'string' || (typeof l.msg === 'string' && l.msg.startsWith('An admin token exists already')));
+        await until(() => settled(p1) && settled(p2), 'both processes to settle the admin-token bootstrap', 15_000);
         const printed = [p1, p2].flatMap((p) => p.lines.filter((l) => typeof l.adminToken === 'string').map((l) => l.adminToken as string));
         expect(printed.length, 'admin tokens printed by the two processes').toBe(1);
         token = printed[0]!;

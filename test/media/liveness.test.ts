@@ -40,6 +40,8 @@ describe('dead peers (ping/pong every 100 ms here; 15 s by default)', () => {
     const started = Date.now();
     expect((await c.closed).code).toBe(1001);
     expect(Date.now() - started).toBeLessThan(2000);
+    // The sockets close as the end is recorded, not after its commit.
+    await eventually(async () => (await callRecord(t, 'dead-assistant')).endReason !== null);
     const rec = await callRecord(t, 'dead-assistant');
     expect(rec.endReason).toBe('assistant_timeout');
     expect(rec.endedAt).not.toBeNull();
@@ -104,8 +106,9 @@ describe('backpressure', () => {
       if (sent % 50 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     expect((await c.closed).code).toBe(1011);
-    const rec = await callRecord(t, 'stalled');
-    expect(rec.endReason).toBe('assistant_stalled');
+    // The sockets close as the end is recorded, not after its commit.
+    await eventually(async () => (await callRecord(t, 'stalled')).endReason !== null);
+    expect((await callRecord(t, 'stalled')).endReason).toBe('assistant_stalled');
     expect(t.gw.liveCalls.size).toBe(0);
     // The call ended while the carrier was still sending: the gateway did not
     // take all 32 MB into its own buffers.
