@@ -29,6 +29,7 @@ import { combineMedia, failedMedia, fileLimit, mediaLine, mediaRig } from './med
 import { createDatabase, dropDatabase } from './lib/postgres.mjs';
 import { freePort, gatewayEnv, median, runLoad, startServer } from './lib/proc.mjs';
 import { seed } from './lib/seed.mjs';
+import { saturationSummary } from './routing.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const AUTH = 'bench_twilio_auth_token';
@@ -63,24 +64,13 @@ async function routingRun(db, workers, load, dbCpu) {
 }
 
 const summarise = (rs) => ({
-  rps: median(rs.map((x) => x.rps)),
-  p50: median(rs.map((x) => x.p50)),
-  p99: median(rs.map((x) => x.p99)),
-  errors: rs.reduce((a, x) => a + x.errors, 0),
-  cpu: median(rs.map((x) => x.cpu)),
-  loadgenCpu: median(rs.map((x) => x.loadgenCpu)),
+  // rss is summed over the primary and the workers; the largest of the rounds.
+  ...saturationSummary(rs),
   /** Call records per group commit, warm-up included: each worker batches its own. */
   callsPerCommit: median(rs.map((x) => x.callsPerCommit)),
   /** The PostgreSQL server's CPU (a throwaway cluster only), share of one core. */
   dbCpu: median(rs.map((x) => x.dbCpu)),
-  /** Summed over the primary and the workers; the largest of the rounds. */
-  rss: Math.max(...rs.map((x) => x.rss)),
   processes: rs[0]?.processes,
-  logLinesPerRequest: median(rs.map((x) => x.logLinesPerRequest)),
-  /** Server CPU per answered request, µs: what a second worker costs in overhead, load aside. */
-  usPerRequest: median(rs.map((x) => (x.cpu * 1e6) / x.rps)),
-  runs: rs.map((x) => Math.round(x.rps)),
-  rounds: rs.length,
 });
 
 /** pgUrl: a PostgreSQL server, or null for SQLite only; pgCpu: its CPU clock (lib/postgres.mjs), or null. */

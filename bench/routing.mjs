@@ -90,7 +90,8 @@ async function oneRun(target, db, load, { execArgv = [] } = {}) {
   return { ...r, readyMs: srv.readyMs, logLines: srv.webhookLines(), total: r.total, logLinesPerRequest: srv.webhookLines() / Math.max(1, r.answered) };
 }
 
-const summarise = (rs) => ({
+/** The medians every saturation table shows (the cluster section adds its own columns). */
+export const saturationSummary = (rs) => ({
   rps: median(rs.map((x) => x.rps)),
   p50: median(rs.map((x) => x.p50)),
   p99: median(rs.map((x) => x.p99)),
@@ -98,12 +99,16 @@ const summarise = (rs) => ({
   cpu: median(rs.map((x) => x.cpu)),
   loadgenCpu: median(rs.map((x) => x.loadgenCpu)),
   rss: Math.max(...rs.map((x) => x.rss)),
-  readyMs: median(rs.map((x) => x.readyMs)),
   logLinesPerRequest: median(rs.map((x) => x.logLinesPerRequest)),
   rounds: rs.length,
   runs: rs.map((x) => Math.round(x.rps)),
   /** Server CPU per answered request, µs: less sensitive than req/s to what else the machine runs. */
   usPerRequest: median(rs.map((x) => (x.cpu * 1e6) / x.rps)),
+});
+
+const summarise = (rs) => ({
+  ...saturationSummary(rs),
+  readyMs: median(rs.map((x) => x.readyMs)),
   usRuns: rs.map((x) => Math.round((x.cpu * 1e6) / x.rps)),
 });
 

@@ -29,7 +29,7 @@ import { CLOSE_REASONS, type EndReason } from '../errors.js';
 import type { Faults } from '../faults.js';
 import { AddressRefused, checkAddress, parseAddress, policyLookup, type Network } from './address-policy.js';
 import type { LiveCall, LiveCallRegistry } from './registry.js';
-import { canRead, canWrite, Splice } from './splice.js';
+import { canRead, canWrite, socketOf, Splice } from './splice.js';
 
 export type Frame = readonly [data: Buffer, isBinary: boolean];
 
@@ -371,10 +371,6 @@ export class CallBridge implements LiveCall {
     }
     this.o.log.info({ reason }, 'bridge ended');
   }
-}
-
-function socketOf(ws: WebSocket): { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } | undefined {
-  return (ws as unknown as { _socket?: { on(e: 'data', f: () => void): unknown; off(e: 'data', f: () => void): unknown } })._socket;
 }
 
 function closeSocket(ws: WebSocket, code: number, reason: string): void {

@@ -61,6 +61,11 @@ function wsDataListener(socket: Socket): DataListener | null {
   return found.length === 1 ? (found[0] as DataListener) : null;
 }
 
+/** The TCP socket under a ws WebSocket (undefined before it connects). */
+export function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as WsInternals)._socket;
+}
+
 /** Whether ws's reading of this socket can be taken over now: ws 8 internals as expected, receiver idle at a frame boundary. */
 export function canRead(ws: WebSocket): boolean {
   const w = ws as unknown as WsInternals;
@@ -123,9 +128,9 @@ export class Splice {
     private readonly o: SpliceOptions,
   ) {
     const s = src as unknown as WsInternals;
-    this.socket = s._socket!;
+    this.socket = socketOf(src)!;
     this.receiver = s._receiver!;
-    this.out = (dst as unknown as WsInternals)._socket!;
+    this.out = socketOf(dst)!;
     this.wsListener = wsDataListener(this.socket)!;
     this.maxPayload = this.receiver._maxPayload || Infinity;
     // A plain try/catch rather than the bridge's guard(): this runs for every chunk.
